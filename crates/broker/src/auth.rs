@@ -1,0 +1,127 @@
+//! The authorization seam: who a connection is ([`Principal`]) and what it may do ([`Authorizer`]).
+//!
+//! Every CONNECT, every PUBLISH (wills and retained messages included), every SUBSCRIBE and every
+//! delivery to a client (live, retained and queued alike) goes through these two traits, so the
+//! policy engine plugs in here without touching protocol code.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use mqtt_codec::{ProtocolVersion, QoS, ReasonCode};
+use mqtt_topic::{SubscriptionFilter, TopicName};
+
+/// A boxed future, for the one asynchronous authorization step (CONNECT may consult a store).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The listener a connection arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// MQTT over TLS with a client certificate.
+    Tls,
+    /// Plain MQTT over TCP (development and conformance suites).
+    Tcp,
+    /// MQTT over WebSocket on the HTTP listener.
+    WebSocket,
+}
+
+/// Who is on the other end of a connection, established before CONNECT is read.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// The listener.
+    pub listener: ListenerKind,
+    /// The peer's address.
+    pub remote_addr: SocketAddr,
+    /// The client certificate presented in the TLS handshake, if any.
+    pub certificate: Option<ClientCertificate>,
+}
+
+/// A verified client certificate.
+#[derive(Clone, Debug)]
+pub struct ClientCertificate {
+    /// AWS IoT's certificate id: the lowercase hex SHA-256 of the DER.
+    pub certificate_id: String,
+    /// The certificate, DER-encoded.
+    pub der: Arc<[u8]>,
+}
+
+impl ClientCertificate {
+    /// Wraps a DER certificate and computes its id.
+    pub fn from_der(der: &[u8]) -> Self {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+        ClientCertificate { certificate_id: hex::encode(digest.as_ref()), der: Arc::from(der) }
+    }
+}
+
+/// What a client asked for in CONNECT, as the authorizer sees it.
+#[derive(Debug)]
+pub struct ConnectRequest<'a> {
+    /// The connection's principal.
+    pub principal: &'a Principal,
+    /// The Client Identifier (after the server assigned one, if it did).
+    pub client_id: &'a str,
+    /// The protocol version.
+    pub protocol_version: ProtocolVersion,
+    /// Whether the client asked for a persistent session.
+    pub persistent: bool,
+    /// The User Name, if any. (The password is deliberately not passed around.)
+    pub username: Option<&'a str>,
+    /// The Will topic, if the client set a will.
+    pub will_topic: Option<&'a TopicName>,
+}
+
+/// Decides whether a connection may be established, and returns what decides the rest.
+pub trait Authorizer: Send + Sync + 'static {
+    /// Authorizes a CONNECT; the error is the CONNACK reason code that refuses it
+    /// (0x87 Not authorized, 0x86 Bad User Name or Password, 0x8A Banned, ...).
+    fn authorize_connect<'a>(
+        &'a self,
+        request: &'a ConnectRequest<'a>,
+    ) -> BoxFuture<'a, Result<Arc<dyn ConnectionAuthorizer>, ReasonCode>>;
+}
+
+/// The per-connection decisions, made synchronously on the hot path: implementations compile
+/// whatever they need (policies, variables) when the connection is authorized.
+pub trait ConnectionAuthorizer: Send + Sync + 'static {
+    /// May the client publish to `topic` (with RETAIN set when `retain`)?
+    fn publish(&self, topic: &TopicName, qos: QoS, retain: bool) -> bool;
+    /// May the client subscribe to `filter`?
+    fn subscribe(&self, filter: &SubscriptionFilter) -> bool;
+    /// May a message on `topic` be delivered to the client?
+    fn receive(&self, topic: &TopicName) -> bool;
+}
+
+/// The authorizer of this stage of thingd: a TLS connection must have presented a certificate
+/// chained to thingd's CA (the TLS layer enforced that) and may do anything; plain TCP and
+/// WebSocket connections, which exist only when an operator enabled them, may do anything.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AllowConnected;
+
+struct AllowAll;
+
+impl ConnectionAuthorizer for AllowAll {
+    fn publish(&self, _topic: &TopicName, _qos: QoS, _retain: bool) -> bool {
+        true
+    }
+    fn subscribe(&self, _filter: &SubscriptionFilter) -> bool {
+        true
+    }
+    fn receive(&self, _topic: &TopicName) -> bool {
+        true
+    }
+}
+
+impl Authorizer for AllowConnected {
+    fn authorize_connect<'a>(
+        &'a self,
+        request: &'a ConnectRequest<'a>,
+    ) -> BoxFuture<'a, Result<Arc<dyn ConnectionAuthorizer>, ReasonCode>> {
+        Box::pin(async move {
+            match (request.principal.listener, &request.principal.certificate) {
+                (ListenerKind::Tls, None) => Err(ReasonCode::NotAuthorized),
+                _ => Ok(Arc::new(AllowAll) as Arc<dyn ConnectionAuthorizer>),
+            }
+        })
+    }
+}

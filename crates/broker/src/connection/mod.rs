@@ -1,0 +1,580 @@
+//! One client connection, from the first byte to the close: the CONNECT handshake, then a loop
+//! that reads and handles packets, moves deliveries from the session's mailbox into the write
+//! buffer, writes, and enforces Keep Alive, all in one task that owns the connection's state.
+//!
+//! The loop batches: every read may carry many packets, every drain of the mailbox many
+//! deliveries, and each write sends everything encoded since the last one, so a busy connection
+//! makes few syscalls per message. Memory is bounded: reading stops while the write buffer is
+//! over its limit, and deliveries wait in the bounded mailbox until the buffer drains.
+
+mod inbound;
+mod outbound;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use mqtt_codec::{
+    ConnAck, ConnAckProperties, Connect, DecodeError, Decoder, Disconnect, MqttString, Packet,
+    PayloadFormat, ProtocolVersion, QoS, ReasonCode,
+};
+use mqtt_topic::TopicName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tracing::debug;
+
+use crate::auth::{ConnectRequest, ConnectionAuthorizer, Principal};
+use crate::core::Core;
+use crate::message::{Delivery, Message};
+use crate::metrics::Metrics;
+use crate::router::RouteScratch;
+use crate::session::{ConnectionControl, Session};
+
+use outbound::{Encoder, OutgoingAliases};
+
+/// Bytes read per read call at most, and the initial size of a connection's read buffer.
+const READ_CHUNK: usize = 16 * 1024;
+/// Deliveries taken from the mailbox per drain.
+const DRAIN_BATCH: usize = 512;
+/// How long the final flush of a closing connection may take.
+const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How a connection ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Close {
+    /// The client sent DISCONNECT; `publish_will` is set for 0x04 Disconnect with Will Message.
+    ClientDisconnect { publish_will: bool, session_expiry: Option<u32> },
+    /// The server closes the connection with this reason (sent in DISCONNECT to 5.0 clients).
+    Server(ReasonCode),
+    /// The network connection was lost or closed by the peer.
+    Lost,
+}
+
+/// The limits a client announced in CONNECT.
+#[derive(Debug, Clone, Copy)]
+struct ClientLimits {
+    receive_maximum: u16,
+    max_packet_size: usize,
+}
+
+/// Serves one client connection over any byte stream.
+pub(crate) async fn serve<S>(core: Arc<Core>, stream: S, principal: Principal)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (reader, writer) = tokio::io::split(stream);
+    serve_split(core, reader, writer, principal).await;
+}
+
+/// Serves one client connection over separate read and write halves.
+pub(crate) async fn serve_split<R, W>(core: Arc<Core>, mut reader: R, mut writer: W, principal: Principal)
+where
+    R: AsyncRead + Send + Unpin,
+    W: AsyncWrite + Send + Unpin,
+{
+    Metrics::inc(&core.metrics.connections_total);
+    core.metrics.connections_current.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut rbuf = BytesMut::with_capacity(4096);
+    let mut decoder = Decoder::server(core.config.max_packet_size as usize);
+    let handshake = tokio::time::timeout(
+        core.config.connect_timeout,
+        read_connect(&mut reader, &mut rbuf, &mut decoder),
+    )
+    .await;
+    let connect = match handshake {
+        Ok(Ok(connect)) => connect,
+        Ok(Err(refusal)) => {
+            Metrics::inc(&core.metrics.connections_refused_total);
+            if let Some(refusal) = refusal {
+                let _ = send_refusal(&mut writer, refusal).await;
+            }
+            core.metrics.connections_current.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        Err(_elapsed) => {
+            // Connections that never send CONNECT would otherwise hold server resources
+            // indefinitely; [MQTT-4.8... ] allows the server to close them.
+            debug!(message = "No CONNECT within the connect timeout.", remote = %principal.remote_addr);
+            Metrics::inc(&core.metrics.connections_refused_total);
+            core.metrics.connections_current.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+    };
+    let version = connect.protocol_version;
+    match accept(&core, connect, principal, decoder).await {
+        Ok((mut connection, connack, decoder)) => {
+            let mut wbuf = BytesMut::with_capacity(256);
+            let _ = Packet::ConnAck(connack).encode(version, &mut wbuf);
+            connection.wbuf = wbuf;
+            connection.run(&mut reader, &mut writer, rbuf, decoder).await;
+        }
+        Err(connack) => {
+            Metrics::inc(&core.metrics.connections_refused_total);
+            let _ = send_refusal(&mut writer, Refusal { version, connack }).await;
+        }
+    }
+    core.metrics.connections_current.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A CONNACK that refuses a connection, in the client's protocol version.
+struct Refusal {
+    version: ProtocolVersion,
+    connack: ConnAck,
+}
+
+async fn send_refusal<W: AsyncWrite + Unpin>(writer: &mut W, refusal: Refusal) -> std::io::Result<()> {
+    let mut buf = BytesMut::new();
+    if Packet::ConnAck(refusal.connack).encode(refusal.version, &mut buf).is_ok() {
+        let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, writer.write_all(&buf)).await;
+    }
+    let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, writer.shutdown()).await;
+    Ok(())
+}
+
+/// Reads until the first packet, which must be CONNECT [MQTT-3.1.0-1]. A malformed or refused
+/// CONNECT gets a CONNACK in the client's version where the protocol allows one ([MQTT-3.1.4-1],
+/// [MQTT-3.2.2-8]); `Err(None)` means close without one.
+async fn read_connect<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    rbuf: &mut BytesMut,
+    decoder: &mut Decoder,
+) -> Result<Connect, Option<Refusal>> {
+    loop {
+        match decoder.decode(rbuf) {
+            Ok(Some(Packet::Connect(connect))) => return Ok(*connect),
+            Ok(Some(_)) => return Err(None),
+            Ok(None) => {}
+            Err(error) => return Err(refusal_for(&error, decoder.version())),
+        }
+        rbuf.reserve(1024);
+        match reader.read_buf(rbuf).await {
+            Ok(0) | Err(_) => return Err(None),
+            Ok(_) => {}
+        }
+    }
+}
+
+fn refusal_for(error: &DecodeError, version: Option<ProtocolVersion>) -> Option<Refusal> {
+    match (error, version) {
+        // [MQTT-3.1.2-2]: an unsupported protocol level is answered with 0x84 (5.0) or return
+        // code 0x01 (3.1.1), in a CONNACK the client's version can read.
+        (DecodeError::UnsupportedProtocolLevel(level), _) => Some(Refusal {
+            version: if *level > 5 { ProtocolVersion::V5 } else { ProtocolVersion::V311 },
+            connack: ConnAck::new(false, ReasonCode::UnsupportedProtocolVersion),
+        }),
+        (DecodeError::UnsupportedProtocolName, _) => Some(Refusal {
+            version: ProtocolVersion::V311,
+            connack: ConnAck::new(false, ReasonCode::UnsupportedProtocolVersion),
+        }),
+        // A 5.0 client gets the reason (0x81, 0x82, 0x95 ...) before the close (§4.13).
+        (error, Some(ProtocolVersion::V5)) => Some(Refusal {
+            version: ProtocolVersion::V5,
+            connack: ConnAck::new(false, error.reason_code()),
+        }),
+        // 3.1.1 has no return code for a malformed packet: close [MQTT-4.8.0-1 of 3.1.1].
+        _ => None,
+    }
+}
+
+fn refuse(reason: ReasonCode) -> ConnAck {
+    ConnAck::new(false, reason)
+}
+
+/// Validates and authorizes CONNECT, attaches the session, and builds the CONNACK.
+async fn accept(
+    core: &Arc<Core>,
+    connect: Connect,
+    principal: Principal,
+    mut decoder: Decoder,
+) -> Result<(Connection, ConnAck, Decoder), ConnAck> {
+    let config = &core.config;
+    let version = connect.protocol_version;
+    let v5 = version == ProtocolVersion::V5;
+    if core.metrics.connections_current.load(std::sync::atomic::Ordering::Relaxed) as usize > config.max_connections {
+        return Err(refuse(ReasonCode::ServerBusy));
+    }
+    if core.shutdown.is_cancelled() {
+        return Err(refuse(ReasonCode::ServerUnavailable));
+    }
+    // Enhanced authentication (§4.12) is not offered: a client asking for a method gets
+    // 0x8C Bad authentication method.
+    if connect.properties.authentication_method.is_some() {
+        return Err(refuse(ReasonCode::BadAuthenticationMethod));
+    }
+
+    // Client Identifier (§3.1.3.1).
+    let mut assigned = None;
+    let client_id: Arc<str> = if connect.client_id.is_empty() {
+        // [MQTT-3.1.3-8] (3.1.1): an empty identifier needs Clean Session; 5.0 lets the server
+        // assign one and return it [MQTT-3.1.3-7], [MQTT-3.2.2-16].
+        if !v5 && !connect.clean_start {
+            return Err(refuse(ReasonCode::ClientIdentifierNotValid));
+        }
+        let id = format!("thingd-{:016x}", rand_u64());
+        assigned = Some(id.clone());
+        Arc::from(id)
+    } else {
+        Arc::from(connect.client_id.as_str())
+    };
+    if client_id.len() > config.max_client_id_len {
+        return Err(refuse(ReasonCode::ClientIdentifierNotValid));
+    }
+
+    // Will (§3.1.2.5).
+    let will_topic = match &connect.will {
+        Some(will) => Some(
+            TopicName::parse(will.topic.as_str(), &config.topic_limits)
+                .map_err(|_| refuse(ReasonCode::TopicNameInvalid))?,
+        ),
+        None => None,
+    };
+    if let (Some(will), Some(_)) = (&connect.will, &will_topic) {
+        if will.qos > config.maximum_qos {
+            // [MQTT-3.2.2-12]: a will QoS above Maximum QoS is refused with 0x9B.
+            return Err(refuse(ReasonCode::QoSNotSupported));
+        }
+        if will.properties.payload_format_indicator == Some(PayloadFormat::Utf8)
+            && std::str::from_utf8(&will.payload).is_err()
+        {
+            return Err(refuse(ReasonCode::PayloadFormatInvalid));
+        }
+    }
+
+    // Session Expiry (§3.1.2.11.2): 5.0 asks for an interval, 3.1.1 Clean Session = 0 asks for a
+    // session that lasts; both are capped by the configuration.
+    let requested_expiry = if v5 {
+        connect.properties.session_expiry_interval.unwrap_or(0)
+    } else if connect.clean_start {
+        0
+    } else {
+        u32::MAX
+    };
+    let session_expiry = requested_expiry.min(config.max_session_expiry);
+
+    let request = ConnectRequest {
+        principal: &principal,
+        client_id: &client_id,
+        protocol_version: version,
+        persistent: session_expiry > 0,
+        username: connect.username.as_deref(),
+        will_topic: will_topic.as_ref(),
+    };
+    let authz = core.authorizer.authorize_connect(&request).await.map_err(refuse)?;
+    if let (Some(will), Some(topic)) = (&connect.will, &will_topic) {
+        if !authz.publish(topic, will.qos, will.retain) {
+            return Err(refuse(ReasonCode::NotAuthorized));
+        }
+    }
+
+    // Keep Alive (§3.1.2.10): the server may impose its own [MQTT-3.2.2-21].
+    let mut keep_alive = connect.keep_alive;
+    let mut server_keep_alive = None;
+    if let Some(max) = config.max_keep_alive {
+        if keep_alive == 0 || keep_alive > max {
+            keep_alive = max;
+            server_keep_alive = Some(max);
+        }
+    }
+
+    let control = Arc::new(ConnectionControl::default());
+    let id = core.sessions.connection_id();
+    let attached = core.sessions.attach(&client_id, connect.clean_start, session_expiry, id, control.clone());
+    if let Some(ended) = &attached.ended {
+        core.forget_session(ended);
+    }
+    if let Some(will) = attached.ended_will {
+        core.publish_will(will);
+    }
+
+    let client = ClientLimits {
+        receive_maximum: connect.properties.receive_maximum.map_or(u16::MAX, |r| r.get()),
+        max_packet_size: connect
+            .properties
+            .maximum_packet_size
+            .map_or(usize::MAX, |m| m.get() as usize),
+    };
+    let will = match (connect.will, will_topic) {
+        (Some(will), Some(topic)) => {
+            let expires_at = will
+                .properties
+                .message_expiry_interval
+                .map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
+            let mut properties = mqtt_codec::PublishProperties::default();
+            properties.payload_format_indicator = will.properties.payload_format_indicator;
+            properties.message_expiry_interval = will.properties.message_expiry_interval;
+            properties.content_type = will.properties.content_type;
+            properties.response_topic = will.properties.response_topic;
+            properties.correlation_data = will.properties.correlation_data;
+            properties.user_properties = will.properties.user_properties;
+            let message = Message {
+                topic,
+                payload: bytes::Bytes::copy_from_slice(&will.payload),
+                qos: will.qos,
+                retain: will.retain,
+                properties,
+                expires_at,
+                origin: Some(attached.session.key()),
+            };
+            Some((Arc::new(message), will.properties.will_delay_interval.unwrap_or(0)))
+        }
+        _ => None,
+    };
+
+    let mut connack = ConnAck::new(attached.session_present, ReasonCode::Success);
+    if v5 {
+        let p: &mut ConnAckProperties = &mut connack.properties;
+        p.receive_maximum = std::num::NonZeroU16::new(config.receive_maximum);
+        p.maximum_packet_size = std::num::NonZeroU32::new(config.max_packet_size);
+        p.topic_alias_maximum = Some(config.topic_alias_maximum);
+        p.retain_available = Some(true);
+        p.wildcard_subscription_available = Some(true);
+        p.subscription_identifiers_available = Some(true);
+        p.shared_subscription_available = Some(true);
+        if config.maximum_qos < QoS::ExactlyOnce {
+            p.maximum_qos = Some(config.maximum_qos);
+        }
+        p.server_keep_alive = server_keep_alive;
+        if session_expiry != requested_expiry {
+            // [MQTT-3.2.2-...]: the server tells the client the interval it will use.
+            p.session_expiry_interval = Some(session_expiry);
+        }
+        if let Some(assigned) = assigned {
+            p.assigned_client_identifier = MqttString::try_from(assigned).ok();
+        }
+    }
+
+    decoder.set_max_packet_size(config.max_packet_size as usize);
+    let topic_alias_slots = usize::from(config.topic_alias_maximum);
+    let outgoing_alias_maximum = if v5 {
+        connect.properties.topic_alias_maximum.unwrap_or(0).min(config.outgoing_topic_alias_maximum)
+    } else {
+        0
+    };
+    debug!(message = "Client connected.", client_id = %client_id, version = %version, session_present = attached.session_present);
+    let connection = Connection {
+        core: core.clone(),
+        id,
+        version,
+        client_id,
+        session: attached.session,
+        control,
+        authz,
+        keep_alive: (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500)),
+        client,
+        incoming_aliases: vec![None; topic_alias_slots],
+        outgoing_aliases: OutgoingAliases::new(outgoing_alias_maximum),
+        will,
+        session_expiry,
+        session_present: attached.session_present,
+        wbuf: BytesMut::new(),
+        scratch: RouteScratch::default(),
+        drained: Vec::new(),
+        last_packet: Instant::now(),
+        mailbox_ready: true,
+    };
+    Ok((connection, connack, decoder))
+}
+
+/// A random 64-bit value for server-assigned Client Identifiers.
+fn rand_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    // The system random source is always available on the platforms thingd supports; a clock
+    // reading stands in if it ever is not, since uniqueness, not secrecy, is what matters here.
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        return std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    }
+    u64::from_le_bytes(bytes)
+}
+
+/// A connected client.
+pub(crate) struct Connection {
+    core: Arc<Core>,
+    id: u64,
+    version: ProtocolVersion,
+    client_id: Arc<str>,
+    session: Arc<Session>,
+    control: Arc<ConnectionControl>,
+    authz: Arc<dyn ConnectionAuthorizer>,
+    /// 1.5 times the Keep Alive: the longest silence allowed [MQTT-3.1.2-22].
+    keep_alive: Option<Duration>,
+    client: ClientLimits,
+    /// Topic Aliases the client set, by alias - 1.
+    incoming_aliases: Vec<Option<TopicName>>,
+    outgoing_aliases: OutgoingAliases,
+    will: Option<(Arc<Message>, u32)>,
+    session_expiry: u32,
+    session_present: bool,
+    wbuf: BytesMut,
+    scratch: RouteScratch,
+    drained: Vec<Delivery>,
+    last_packet: Instant,
+    /// Whether the mailbox may hold deliveries that could be sent now.
+    mailbox_ready: bool,
+}
+
+impl Connection {
+    async fn run<R, W>(mut self, reader: &mut R, writer: &mut W, mut rbuf: BytesMut, mut decoder: Decoder)
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        if self.session_present {
+            let now = Instant::now();
+            let mut state = self.session.state.lock();
+            let mut encoder = Encoder {
+                version: self.version,
+                max_packet_size: self.client.max_packet_size,
+                aliases: &mut self.outgoing_aliases,
+                wbuf: &mut self.wbuf,
+                metrics: &self.core.metrics,
+            };
+            encoder.resend_inflight(&mut state, now);
+        }
+        let core = self.core.clone();
+        let control = self.control.clone();
+        let session = self.session.clone();
+        let max_write_buffer = core.config.max_write_buffer;
+        let keep_alive_timer = tokio::time::sleep(self.keep_alive.unwrap_or(Duration::from_secs(86_400)));
+        tokio::pin!(keep_alive_timer);
+
+        let close = loop {
+            if let Some(reason) = control.reason() {
+                break Close::Server(reason);
+            }
+            if session.mailbox.take_overflow() {
+                break Close::Server(ReasonCode::QuotaExceeded);
+            }
+            if self.mailbox_ready && self.wbuf.len() < max_write_buffer {
+                self.pump();
+            }
+            let can_read = self.wbuf.len() < max_write_buffer;
+            tokio::select! {
+                biased;
+                _ = control.closed() => {}
+                _ = core.shutdown.cancelled() => break Close::Server(ReasonCode::ServerShuttingDown),
+                read = reader.read_buf(&mut rbuf), if can_read => {
+                    match read {
+                        Ok(0) | Err(_) => break Close::Lost,
+                        Ok(n) => {
+                            Metrics::add(&core.metrics.bytes_received_total, n as u64);
+                            self.last_packet = Instant::now();
+                            if let Err(close) = self.handle_input(&mut rbuf, &mut decoder) {
+                                break close;
+                            }
+                            if rbuf.capacity() - rbuf.len() < 1024 {
+                                rbuf.reserve(READ_CHUNK);
+                            }
+                        }
+                    }
+                }
+                written = writer.write(&self.wbuf), if !self.wbuf.is_empty() => {
+                    match written {
+                        Ok(0) | Err(_) => break Close::Lost,
+                        Ok(n) => {
+                            Metrics::add(&core.metrics.bytes_sent_total, n as u64);
+                            self.wbuf.advance(n);
+                            if self.wbuf.is_empty() && self.wbuf.capacity() > 4 * READ_CHUNK {
+                                // Give back what a burst grew, so idle connections stay small.
+                                self.wbuf = BytesMut::new();
+                            }
+                        }
+                    }
+                }
+                _ = session.mailbox.notified(), if !self.mailbox_ready => {
+                    self.mailbox_ready = true;
+                }
+                _ = &mut keep_alive_timer => {
+                    let Some(limit) = self.keep_alive else {
+                        keep_alive_timer.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(86_400));
+                        continue;
+                    };
+                    let deadline = self.last_packet + limit;
+                    if Instant::now() >= deadline {
+                        // [MQTT-3.1.2-22]: no packet within 1.5 times the Keep Alive.
+                        break Close::Server(ReasonCode::KeepAliveTimeout);
+                    }
+                    keep_alive_timer.as_mut().reset(tokio::time::Instant::from_std(deadline));
+                }
+            }
+        };
+        self.finish(writer, close).await;
+    }
+
+    /// Decodes and handles every complete packet in `rbuf`.
+    fn handle_input(&mut self, rbuf: &mut BytesMut, decoder: &mut Decoder) -> Result<(), Close> {
+        loop {
+            match decoder.decode(rbuf) {
+                Ok(Some(packet)) => self.handle(packet)?,
+                Ok(None) => return Ok(()),
+                Err(error) => {
+                    debug!(message = "Malformed packet.", client_id = %self.client_id, %error);
+                    Metrics::inc(&self.core.metrics.protocol_errors_total);
+                    return Err(Close::Server(error.reason_code()));
+                }
+            }
+        }
+    }
+
+    /// Moves deliveries from the mailbox into the write buffer, as far as the client's
+    /// inflight window and the write buffer allow.
+    fn pump(&mut self) {
+        let window = usize::from(self.client.receive_maximum.min(self.core.config.max_inflight));
+        let mut state = self.session.state.lock();
+        let mut slots = window.saturating_sub(state.inflight.len());
+        self.drained.clear();
+        let more = self.session.mailbox.drain(&mut self.drained, DRAIN_BATCH, &mut slots);
+        let taken = self.drained.len();
+        let now = Instant::now();
+        let mut encoder = Encoder {
+            version: self.version,
+            max_packet_size: self.client.max_packet_size,
+            aliases: &mut self.outgoing_aliases,
+            wbuf: &mut self.wbuf,
+            metrics: &self.core.metrics,
+        };
+        for delivery in self.drained.drain(..) {
+            // Every delivery, live, retained or queued, is authorized for this connection.
+            if !self.authz.receive(&delivery.message.topic) {
+                Metrics::inc(&self.core.metrics.deliveries_denied_total);
+                continue;
+            }
+            encoder.publish(delivery, Some(&mut state), now);
+        }
+        // Stop draining when the window, not the batch size, stopped us: acknowledgements set
+        // `mailbox_ready` again, and pushes wake the mailbox's notification.
+        self.mailbox_ready = more && (taken == DRAIN_BATCH || slots > 0);
+    }
+
+    /// Sends what is left, tells a 5.0 client why the server closes (§4.13), and settles the
+    /// session and the will.
+    async fn finish<W: AsyncWrite + Unpin>(mut self, writer: &mut W, close: Close) {
+        let (publish_will, expiry_update) = match close {
+            Close::ClientDisconnect { publish_will, session_expiry } => (publish_will, session_expiry),
+            Close::Server(ReasonCode::ServerShuttingDown) => (false, None),
+            Close::Server(_) | Close::Lost => (true, None),
+        };
+        if let Close::Server(reason) = close {
+            // [MQTT-3.14.0-1]: the server sends DISCONNECT only to 5.0 clients and only with a
+            // reason code of 0x80 or above... or a normal shutdown reason.
+            if self.version == ProtocolVersion::V5 && reason != ReasonCode::Success {
+                let _ = Packet::Disconnect(Disconnect::new(reason)).encode(self.version, &mut self.wbuf);
+            }
+            debug!(message = "Closing connection.", client_id = %self.client_id, reason = %reason);
+        }
+        if close != Close::Lost && !self.wbuf.is_empty() {
+            let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, writer.write_all(&self.wbuf)).await;
+        }
+        let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, writer.shutdown()).await;
+
+        let will = if publish_will { self.will.take() } else { None };
+        // The will is authorized again when it is armed: the connection's rights may have
+        // changed since CONNECT.
+        let will = will.filter(|(m, _)| self.authz.publish(&m.topic, m.qos, m.retain));
+        if self.core.shutdown.is_cancelled() {
+            return;
+        }
+        let detached = self.core.sessions.detach(&self.session, self.id, expiry_update, will);
+        self.core.finish_detach(&self.session, detached);
+    }
+}

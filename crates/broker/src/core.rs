@@ -1,0 +1,129 @@
+//! The state every connection shares ([`Core`]), and the session-lifecycle steps that involve
+//! more than one part of it: ending sessions, publishing wills, and their timers.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::Authorizer;
+use crate::config::BrokerConfig;
+use crate::message::Message;
+use crate::metrics::Metrics;
+use crate::retained::RetainedStore;
+use crate::router::{RouteOutcome, RouteScratch, Router};
+use crate::session::{Detached, Session, SessionRegistry};
+
+/// Everything the connection tasks share.
+pub(crate) struct Core {
+    /// Limits and behaviour.
+    pub(crate) config: BrokerConfig,
+    /// The subscription index.
+    pub(crate) router: Router,
+    /// Sessions by Client Identifier.
+    pub(crate) sessions: SessionRegistry,
+    /// Retained messages.
+    pub(crate) retained: RetainedStore,
+    /// Counters.
+    pub(crate) metrics: Metrics,
+    /// The authorization seam.
+    pub(crate) authorizer: Arc<dyn Authorizer>,
+    /// Cancelled when the broker shuts down.
+    pub(crate) shutdown: CancellationToken,
+    /// Every connection and timer task, so shutdown can wait for them.
+    pub(crate) tasks: TaskTracker,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    /// A core with no sessions, subscriptions or retained messages.
+    pub(crate) fn new(config: BrokerConfig, authorizer: Arc<dyn Authorizer>) -> Arc<Core> {
+        Arc::new(Core {
+            sessions: SessionRegistry::new(&config),
+            retained: RetainedStore::new(config.max_retained_messages),
+            router: Router::new(),
+            metrics: Metrics::default(),
+            authorizer,
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            config,
+        })
+    }
+
+    /// Routes a message that the server itself publishes (a will), storing it first if it is
+    /// retained, exactly as a client's publish would be.
+    pub(crate) fn publish(&self, message: Arc<Message>) -> RouteOutcome {
+        if message.retain {
+            self.retained.retain(&message);
+        }
+        let mut scratch = RouteScratch::default();
+        self.router.route(&message, &mut scratch)
+    }
+
+    /// Publishes a will message, unless it expired while it waited.
+    pub(crate) fn publish_will(&self, will: Arc<Message>) {
+        if will.is_expired(Instant::now()) {
+            return;
+        }
+        Metrics::inc(&self.metrics.wills_published_total);
+        self.publish(will);
+    }
+
+    /// Removes an ended session's subscriptions from the index.
+    pub(crate) fn forget_session(&self, session: &Session) {
+        let subscriptions = std::mem::take(&mut session.state.lock().subscriptions);
+        for stored in subscriptions.values() {
+            self.router.unsubscribe(&stored.filter, session.key());
+        }
+    }
+
+    /// Carries out what a detach left to do: forget an ended session, publish a will now, and
+    /// start the timers for a delayed will and for the session's expiry.
+    pub(crate) fn finish_detach(self: &Arc<Self>, session: &Arc<Session>, detached: Detached) {
+        if detached.ended {
+            self.forget_session(session);
+        }
+        if let Some(will) = detached.will_now {
+            self.publish_will(will);
+        }
+        if let Some((delay, generation)) = detached.will_later {
+            let core = self.clone();
+            let session = session.clone();
+            self.tasks.spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {
+                        if let Some(will) = core.sessions.take_due_will(&session, generation) {
+                            core.publish_will(will);
+                        }
+                    }
+                    _ = core.shutdown.cancelled() => {}
+                }
+            });
+        }
+        if let Some((seconds, generation)) = detached.expire_after {
+            let core = self.clone();
+            let session = session.clone();
+            self.tasks.spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(u64::from(seconds))) => {
+                        if let Some(will) = core.sessions.expire(&session, generation) {
+                            Metrics::inc(&core.metrics.sessions_expired_total);
+                            core.forget_session(&session);
+                            // [MQTT-3.1.2-8]: a will still waiting is published when the session ends.
+                            if let Some(will) = will {
+                                core.publish_will(will);
+                            }
+                        }
+                    }
+                    _ = core.shutdown.cancelled() => {}
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! thingd's MQTT broker: MQTT 3.1.1 and 5.0 over TLS, TCP and WebSocket.
+//!
+//! A [`Broker`] owns the shared state (sessions, the subscription index, retained messages) and
+//! serves connections handed to it by its listeners. Each connection is one task that reads,
+//! decodes, authorizes and routes its client's packets and writes what the client receives; see
+//! `ARCHITECTURE.md` for the message flow and the invariants.
+
+#![warn(missing_docs)]
+
+pub mod auth;
+mod broker;
+pub mod config;
+mod connection;
+mod core;
+pub mod mailbox;
+pub mod message;
+pub mod metrics;
+pub mod retained;
+pub mod router;
+pub mod session;
+pub mod tls;
+pub mod websocket;
+
+pub use auth::{AllowConnected, Authorizer, ConnectionAuthorizer, ListenerKind, Principal};
+pub use broker::{Broker, BrokerHandle};
+pub use config::{BrokerConfig, QueueOverflow};

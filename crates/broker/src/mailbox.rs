@@ -1,0 +1,271 @@
+//! A session's bounded queue of deliveries: publishers push into it from any connection task, and
+//! the session's own connection task drains it in batches.
+//!
+//! The queue holds every message not yet written to the client: those waiting while the client
+//! is offline (QoS 1 and 2 only, as AWS IoT Core does) and those waiting for room in the
+//! client's inflight window. Its bounds (messages and bytes) are the session queue cap of the
+//! configuration; past them QoS 0 is dropped and QoS 1 and 2 follow [`QueueOverflow`].
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use mqtt_codec::QoS;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::config::QueueOverflow;
+use crate::message::Delivery;
+
+/// Why a delivery was not queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejected {
+    /// QoS 0 to an offline session: not kept.
+    Offline,
+    /// The queue is full.
+    Full,
+    /// The session has ended.
+    Closed,
+}
+
+#[derive(Debug)]
+struct Inbox {
+    queue: VecDeque<Delivery>,
+    bytes: usize,
+    online: bool,
+    closed: bool,
+    overflowed: bool,
+}
+
+/// A session's delivery queue.
+#[derive(Debug)]
+pub struct Mailbox {
+    inbox: Mutex<Inbox>,
+    notify: Notify,
+    max_messages: usize,
+    max_bytes: usize,
+    overflow: QueueOverflow,
+    dropped: AtomicU64,
+}
+
+impl Mailbox {
+    /// An empty, offline mailbox with these bounds.
+    pub fn new(max_messages: usize, max_bytes: usize, overflow: QueueOverflow) -> Self {
+        Mailbox {
+            inbox: Mutex::new(Inbox {
+                queue: VecDeque::new(),
+                bytes: 0,
+                online: false,
+                closed: false,
+                overflowed: false,
+            }),
+            notify: Notify::new(),
+            max_messages,
+            max_bytes,
+            overflow,
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Queues a delivery, waking the session's connection task if it may be waiting.
+    pub fn push(&self, delivery: Delivery) -> Result<(), Rejected> {
+        let size = delivery.message.payload.len();
+        let mut inbox = self.inbox.lock();
+        if inbox.closed {
+            return Err(Rejected::Closed);
+        }
+        if !inbox.online && delivery.qos == QoS::AtMostOnce {
+            return Err(Rejected::Offline);
+        }
+        // An empty queue always takes one message, so a message larger than the byte bound
+        // can still be delivered to an online client.
+        let full = inbox.queue.len() >= self.max_messages
+            || (!inbox.queue.is_empty() && inbox.bytes + size > self.max_bytes);
+        if full {
+            let wake = delivery.qos != QoS::AtMostOnce
+                && self.overflow == QueueOverflow::Disconnect
+                && !std::mem::replace(&mut inbox.overflowed, true);
+            drop(inbox);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            if wake {
+                self.notify.notify_one();
+            }
+            return Err(Rejected::Full);
+        }
+        let was_empty = inbox.queue.is_empty();
+        inbox.queue.push_back(delivery);
+        inbox.bytes += size;
+        drop(inbox);
+        // The consumer drains the whole queue whenever it is woken, so only the push that finds
+        // the queue empty needs to wake it; a stored permit covers a consumer not yet waiting.
+        if was_empty {
+            self.notify.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Puts deliveries back at the front, in order (used when a connection ends with messages it
+    /// had taken but not written).
+    pub fn push_front_all(&self, deliveries: impl DoubleEndedIterator<Item = Delivery>) {
+        let mut inbox = self.inbox.lock();
+        for delivery in deliveries.rev() {
+            inbox.bytes += delivery.message.payload.len();
+            inbox.queue.push_front(delivery);
+        }
+    }
+
+    /// Moves deliveries into `out`, in order, until `max` are taken, the queue is empty, or the
+    /// next one is QoS 1 or 2 and `inflight_slots` is exhausted (it stays at the head, which
+    /// keeps per-topic order [MQTT-4.6.0-6]). Returns whether the queue still holds messages.
+    pub fn drain(&self, out: &mut Vec<Delivery>, max: usize, inflight_slots: &mut usize) -> bool {
+        let mut inbox = self.inbox.lock();
+        let mut taken = 0;
+        while taken < max {
+            let Some(front) = inbox.queue.front() else { break };
+            if front.qos != QoS::AtMostOnce {
+                if *inflight_slots == 0 {
+                    break;
+                }
+                *inflight_slots -= 1;
+            }
+            let Some(delivery) = inbox.queue.pop_front() else { break };
+            inbox.bytes -= delivery.message.payload.len();
+            out.push(delivery);
+            taken += 1;
+        }
+        !inbox.queue.is_empty()
+    }
+
+    /// Waits until a push may have happened since the last drain.
+    pub async fn notified(&self) {
+        self.notify.notified().await;
+    }
+
+    /// Marks the session online or offline. Going offline drops queued QoS 0 messages, which
+    /// are not kept for offline sessions.
+    pub fn set_online(&self, online: bool) {
+        let mut inbox = self.inbox.lock();
+        inbox.online = online;
+        if !online {
+            let before = inbox.queue.len();
+            inbox.queue.retain(|d| d.qos != QoS::AtMostOnce);
+            inbox.bytes = inbox.queue.iter().map(|d| d.message.payload.len()).sum();
+            let dropped = before - inbox.queue.len();
+            self.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Ends the mailbox: queued messages are discarded and later pushes refused.
+    pub fn close(&self) {
+        let mut inbox = self.inbox.lock();
+        inbox.closed = true;
+        inbox.queue.clear();
+        inbox.bytes = 0;
+        drop(inbox);
+        self.notify.notify_one();
+    }
+
+    /// Whether a QoS 1/2 overflow asked for the subscriber to be disconnected (and clears it).
+    pub fn take_overflow(&self) -> bool {
+        std::mem::take(&mut self.inbox.lock().overflowed)
+    }
+
+    /// Whether the session is online.
+    pub fn is_online(&self) -> bool {
+        self.inbox.lock().online
+    }
+
+    /// The number of queued deliveries.
+    pub fn len(&self) -> usize {
+        self.inbox.lock().queue.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Deliveries refused because the queue was full or the session offline.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use mqtt_codec::PublishProperties;
+    use mqtt_topic::{TopicLimits, TopicName};
+
+    use super::*;
+    use crate::message::{Message, SubscriptionIds};
+
+    fn delivery(qos: QoS, payload: &'static [u8]) -> Delivery {
+        Delivery {
+            message: Arc::new(Message {
+                topic: TopicName::parse("t", &TopicLimits::MQTT).unwrap(),
+                payload: Bytes::from_static(payload),
+                qos,
+                retain: false,
+                properties: PublishProperties::default(),
+                expires_at: None,
+                origin: None,
+            }),
+            qos,
+            retain: false,
+            subscription_ids: SubscriptionIds::None,
+        }
+    }
+
+    #[test]
+    fn offline_sessions_keep_only_qos_1_and_2() {
+        let mailbox = Mailbox::new(10, 1 << 20, QueueOverflow::DropNew);
+        assert_eq!(mailbox.push(delivery(QoS::AtMostOnce, b"a")), Err(Rejected::Offline));
+        assert_eq!(mailbox.push(delivery(QoS::AtLeastOnce, b"b")), Ok(()));
+        mailbox.set_online(true);
+        assert_eq!(mailbox.push(delivery(QoS::AtMostOnce, b"c")), Ok(()));
+        mailbox.set_online(false);
+        assert_eq!(mailbox.len(), 1);
+    }
+
+    #[test]
+    fn the_message_bound_drops_and_counts() {
+        let mailbox = Mailbox::new(2, 1 << 20, QueueOverflow::DropNew);
+        mailbox.set_online(true);
+        assert!(mailbox.push(delivery(QoS::AtMostOnce, b"1")).is_ok());
+        assert!(mailbox.push(delivery(QoS::AtLeastOnce, b"2")).is_ok());
+        assert_eq!(mailbox.push(delivery(QoS::AtMostOnce, b"3")), Err(Rejected::Full));
+        assert_eq!(mailbox.push(delivery(QoS::AtLeastOnce, b"4")), Err(Rejected::Full));
+        assert_eq!(mailbox.dropped(), 2);
+        assert!(!mailbox.take_overflow(), "DropNew never asks for a disconnect");
+    }
+
+    #[test]
+    fn the_byte_bound_applies_once_something_is_queued() {
+        let mailbox = Mailbox::new(100, 4, QueueOverflow::Disconnect);
+        mailbox.set_online(true);
+        assert!(mailbox.push(delivery(QoS::AtLeastOnce, b"larger than four")).is_ok());
+        assert_eq!(mailbox.push(delivery(QoS::AtLeastOnce, b"x")), Err(Rejected::Full));
+        assert!(mailbox.take_overflow());
+        assert!(!mailbox.take_overflow());
+    }
+
+    #[test]
+    fn drain_stops_at_a_qos1_message_when_the_window_is_full() {
+        let mailbox = Mailbox::new(10, 1 << 20, QueueOverflow::DropNew);
+        mailbox.set_online(true);
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::AtLeastOnce, QoS::AtMostOnce] {
+            mailbox.push(delivery(qos, b"x")).unwrap();
+        }
+        let mut out = Vec::new();
+        let mut slots = 1;
+        assert!(mailbox.drain(&mut out, 100, &mut slots));
+        assert_eq!(out.len(), 2);
+        assert_eq!(slots, 0);
+        let mut slots = 5;
+        out.clear();
+        assert!(!mailbox.drain(&mut out, 100, &mut slots));
+        assert_eq!(out.iter().map(|d| d.qos).collect::<Vec<_>>(), [QoS::AtLeastOnce, QoS::AtMostOnce]);
+    }
+}

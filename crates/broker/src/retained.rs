@@ -1,0 +1,101 @@
+//! Retained messages (§3.3.1.3): at most one per topic, replaced by the next retained publish and
+//! cleared by an empty one [MQTT-3.3.1-6], [MQTT-3.3.1-10], [MQTT-3.3.1-11].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use mqtt_topic::TopicFilter;
+use parking_lot::RwLock;
+
+use crate::message::Message;
+
+/// What storing a retained message did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetainOutcome {
+    /// Stored (new topic or replacement).
+    Stored,
+    /// An empty payload removed the topic's retained message (or there was none).
+    Cleared,
+    /// The store is full; the message was forwarded but not retained.
+    Refused,
+}
+
+/// The retained message store.
+#[derive(Debug)]
+pub struct RetainedStore {
+    messages: RwLock<HashMap<Box<str>, Arc<Message>>>,
+    max_messages: usize,
+    refused: AtomicU64,
+}
+
+impl RetainedStore {
+    /// An empty store keeping at most `max_messages` topics.
+    pub fn new(max_messages: usize) -> Self {
+        RetainedStore { messages: RwLock::new(HashMap::new()), max_messages, refused: AtomicU64::new(0) }
+    }
+
+    /// Stores, replaces or clears the retained message of `message.topic`.
+    ///
+    /// The message is copied out of the connection's read buffer first ([`Message::detached`]).
+    pub fn retain(&self, message: &Message) -> RetainOutcome {
+        let mut messages = self.messages.write();
+        if message.payload.is_empty() {
+            messages.remove(message.topic.as_str());
+            return RetainOutcome::Cleared;
+        }
+        if messages.len() >= self.max_messages && !messages.contains_key(message.topic.as_str()) {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return RetainOutcome::Refused;
+        }
+        let stored = Arc::new(message.detached());
+        messages.insert(Box::from(stored.topic.as_str()), stored);
+        RetainOutcome::Stored
+    }
+
+    /// The unexpired retained messages whose topic matches `filter`.
+    ///
+    /// A wildcard filter scans every retained topic; an exact filter is one lookup.
+    pub fn matching(&self, filter: &TopicFilter, now: Instant) -> Vec<Arc<Message>> {
+        let messages = self.messages.read();
+        if !filter.has_wildcards() {
+            return messages
+                .get(filter.as_str())
+                .filter(|m| !m.is_expired(now))
+                .cloned()
+                .into_iter()
+                .collect();
+        }
+        let mut found: Vec<Arc<Message>> = messages
+            .iter()
+            .filter(|(_, m)| filter.matches(&m.topic) && !m.is_expired(now))
+            .map(|(_, m)| m.clone())
+            .collect();
+        found.sort_by(|a, b| a.topic.as_str().cmp(b.topic.as_str()));
+        found
+    }
+
+    /// Removes expired messages; returns how many.
+    pub fn purge_expired(&self, now: Instant) -> usize {
+        let mut messages = self.messages.write();
+        let before = messages.len();
+        messages.retain(|_, m| !m.is_expired(now));
+        before - messages.len()
+    }
+
+    /// The number of retained messages.
+    pub fn len(&self) -> usize {
+        self.messages.read().len()
+    }
+
+    /// Whether no message is retained.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Retained publishes refused because the store was full.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+}

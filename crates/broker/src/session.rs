@@ -1,0 +1,418 @@
+//! Sessions (MQTT 5.0 §4.1): the state that outlives a network connection, and the registry that
+//! maps Client Identifiers to them, handles takeover [MQTT-3.1.4-3], and ends them.
+//!
+//! A [`Session`] is shared: publishers reach its [`Mailbox`] through the subscription index,
+//! and the connection that owns it (at most one at a time) works on its [`SessionState`] under a
+//! lock that nobody else contends for on the hot path. Because the state never moves into a
+//! connection task, a takeover does not wait for the old connection to hand anything back: the
+//! new owner is recorded under the lock and the old connection stops when told, or as soon as
+//! it notices it is no longer the owner.
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use mqtt_codec::{PacketId, QoS, ReasonCode, SubscriptionOptions};
+use mqtt_topic::SubscriptionFilter;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::config::BrokerConfig;
+use crate::mailbox::Mailbox;
+use crate::message::{Delivery, Message};
+
+/// Identifies one session for its whole life; a new session for the same Client Identifier
+/// gets a new key, so stale references can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionKey(pub u64);
+
+/// A subscription as the session remembers it.
+#[derive(Clone, Debug)]
+pub struct StoredSubscription {
+    /// The parsed filter, shared or not.
+    pub filter: SubscriptionFilter,
+    /// The options granted.
+    pub options: SubscriptionOptions,
+    /// The Subscription Identifier, if the SUBSCRIBE carried one.
+    pub identifier: Option<NonZeroU32>,
+}
+
+/// Where an outgoing QoS 1 or 2 delivery is in its flow (§4.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InflightStage {
+    /// QoS 1 PUBLISH sent, waiting for PUBACK.
+    AwaitingPubAck,
+    /// QoS 2 PUBLISH sent, waiting for PUBREC.
+    AwaitingPubRec,
+    /// QoS 2 PUBREL sent, waiting for PUBCOMP.
+    AwaitingPubComp,
+}
+
+/// An outgoing delivery that the client has not yet acknowledged.
+#[derive(Clone, Debug)]
+pub struct Inflight {
+    /// Send order, so unacknowledged messages are resent in the order they were first sent
+    /// [MQTT-4.4.0-1], [MQTT-4.6.0-1].
+    pub sequence: u64,
+    /// The delivery.
+    pub delivery: Delivery,
+    /// Its stage.
+    pub stage: InflightStage,
+}
+
+/// The state of a session that must survive its connection (§4.1).
+#[derive(Debug, Default)]
+pub struct SessionState {
+    /// Subscriptions, by the filter string the client sent (including `$share/{group}/`).
+    pub subscriptions: HashMap<Box<str>, StoredSubscription>,
+    /// QoS 1 and 2 messages sent to the client and not completely acknowledged.
+    pub inflight: HashMap<PacketId, Inflight>,
+    /// Packet Identifiers of QoS 2 messages received from the client that await PUBREL.
+    pub incoming_qos2: HashSet<PacketId>,
+    next_packet_id: u16,
+    next_sequence: u64,
+}
+
+impl SessionState {
+    /// A free Packet Identifier for a new outgoing QoS 1 or 2 delivery, or `None` if all 65,535
+    /// are in use (the inflight window keeps far below that).
+    pub fn allocate_packet_id(&mut self) -> Option<PacketId> {
+        for _ in 0..u16::MAX {
+            self.next_packet_id = self.next_packet_id.wrapping_add(1);
+            let id = PacketId::new(self.next_packet_id)?;
+            if !self.inflight.contains_key(&id) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// Records a delivery as sent and awaiting acknowledgement.
+    pub fn track(&mut self, id: PacketId, delivery: Delivery) {
+        let stage = match delivery.qos {
+            QoS::ExactlyOnce => InflightStage::AwaitingPubRec,
+            _ => InflightStage::AwaitingPubAck,
+        };
+        self.next_sequence += 1;
+        self.inflight.insert(id, Inflight { sequence: self.next_sequence, delivery, stage });
+    }
+
+    /// Inflight entries in the order they were first sent.
+    pub fn inflight_in_order(&self) -> Vec<(PacketId, Inflight)> {
+        let mut entries: Vec<_> = self.inflight.iter().map(|(id, e)| (*id, e.clone())).collect();
+        entries.sort_by_key(|(_, e)| e.sequence);
+        entries
+    }
+}
+
+/// Tells a connection to stop, and why.
+#[derive(Debug, Default)]
+pub struct ConnectionControl {
+    reason: Mutex<Option<ReasonCode>>,
+    notify: Notify,
+}
+
+impl ConnectionControl {
+    /// Asks the connection to close with `reason` (sent in DISCONNECT to 5.0 clients).
+    pub fn close(&self, reason: ReasonCode) {
+        let mut slot = self.reason.lock();
+        if slot.is_none() {
+            *slot = Some(reason);
+        }
+        drop(slot);
+        self.notify.notify_one();
+    }
+
+    /// The reason the connection was asked to close, if it was.
+    pub fn reason(&self) -> Option<ReasonCode> {
+        *self.reason.lock()
+    }
+
+    /// Waits until [`ConnectionControl::close`] is called.
+    pub async fn closed(&self) {
+        loop {
+            if self.reason().is_some() {
+                return;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// A will waiting for its Will Delay Interval (§3.1.3.2.2).
+#[derive(Debug)]
+pub struct PendingWill {
+    /// The will, as a message ready to route.
+    pub message: Arc<Message>,
+    /// Which disconnection scheduled it, so a later reconnection can cancel it.
+    pub generation: u64,
+}
+
+#[derive(Debug)]
+struct Link {
+    /// The connection that owns the session, if online.
+    owner: Option<(u64, Arc<ConnectionControl>)>,
+    /// Bumped at every attach and detach, so timers can tell whether they are stale.
+    generation: u64,
+    ended: bool,
+    expiry_interval: u32,
+    pending_will: Option<PendingWill>,
+}
+
+/// One session.
+#[derive(Debug)]
+pub struct Session {
+    key: SessionKey,
+    client_id: Arc<str>,
+    /// Deliveries waiting for the client.
+    pub mailbox: Mailbox,
+    /// State that outlives the connection; locked by its owning connection.
+    pub state: Mutex<SessionState>,
+    link: Mutex<Link>,
+}
+
+impl Session {
+    /// The session's key.
+    pub fn key(&self) -> SessionKey {
+        self.key
+    }
+
+    /// The Client Identifier.
+    pub fn client_id(&self) -> &Arc<str> {
+        &self.client_id
+    }
+
+    /// Whether `connection` still owns the session.
+    pub fn is_owned_by(&self, connection: u64) -> bool {
+        let link = self.link.lock();
+        !link.ended && link.owner.as_ref().is_some_and(|(id, _)| *id == connection)
+    }
+
+    /// Whether the session has ended.
+    pub fn has_ended(&self) -> bool {
+        self.link.lock().ended
+    }
+}
+
+/// The outcome of attaching a connection to a Client Identifier's session.
+#[derive(Debug)]
+pub struct Attached {
+    /// The session, new or resumed.
+    pub session: Arc<Session>,
+    /// Whether an existing session was resumed (CONNACK Session Present).
+    pub session_present: bool,
+    /// A session that ended because of this attach (clean start over an existing one): the
+    /// caller removes its subscriptions and publishes its pending will.
+    pub ended: Option<Arc<Session>>,
+    /// A will that this attach cancelled by reconnecting within its delay [MQTT-3.1.3-9].
+    pub cancelled_will: bool,
+    /// The pending will of the session that ended, due now that its session ended.
+    pub ended_will: Option<Arc<Message>>,
+}
+
+/// What a detach or an expiry left to do.
+#[derive(Debug, Default)]
+pub struct Detached {
+    /// The session ended now: remove its subscriptions.
+    pub ended: bool,
+    /// A will to publish now.
+    pub will_now: Option<Arc<Message>>,
+    /// A will to publish after this delay unless the session is resumed first, with the
+    /// generation to check.
+    pub will_later: Option<(std::time::Duration, u64)>,
+    /// The session will expire after this many seconds unless resumed, with the generation to check.
+    pub expire_after: Option<(u32, u64)>,
+}
+
+/// All sessions, by Client Identifier.
+#[derive(Debug)]
+pub struct SessionRegistry {
+    sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,
+    next_key: AtomicU64,
+    next_connection: AtomicU64,
+    max_messages: usize,
+    max_bytes: usize,
+    overflow: crate::config::QueueOverflow,
+}
+
+impl SessionRegistry {
+    /// An empty registry whose sessions get the queue bounds of `config`.
+    pub fn new(config: &BrokerConfig) -> Self {
+        SessionRegistry {
+            sessions: Mutex::new(HashMap::new()),
+            next_key: AtomicU64::new(1),
+            next_connection: AtomicU64::new(1),
+            max_messages: config.max_session_queue,
+            max_bytes: config.max_session_queue_bytes,
+            overflow: config.queue_overflow,
+        }
+    }
+
+    /// A fresh connection number.
+    pub fn connection_id(&self) -> u64 {
+        self.next_connection.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The number of sessions, online and offline.
+    pub fn len(&self) -> usize {
+        self.sessions.lock().len()
+    }
+
+    /// Whether there are no sessions.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The session of `client_id`, if one exists.
+    pub fn get(&self, client_id: &str) -> Option<Arc<Session>> {
+        self.sessions.lock().get(client_id).cloned()
+    }
+
+    /// Makes `connection` the owner of `client_id`'s session, creating it or, unless
+    /// `clean_start`, resuming it [MQTT-3.1.2-4], [MQTT-3.1.2-5]. A connection that owned the
+    /// session before is told to close with 0x8E Session taken over [MQTT-3.1.4-3].
+    pub fn attach(
+        &self,
+        client_id: &str,
+        clean_start: bool,
+        expiry_interval: u32,
+        connection: u64,
+        control: Arc<ConnectionControl>,
+    ) -> Attached {
+        let mut sessions = self.sessions.lock();
+        let mut ended = None;
+        let mut ended_will = None;
+        let mut cancelled_will = false;
+        if let Some(existing) = sessions.get(client_id).cloned() {
+            let mut link = existing.link.lock();
+            if let Some((_, previous)) = link.owner.take() {
+                previous.close(ReasonCode::SessionTakenOver);
+            }
+            if !clean_start && !link.ended {
+                // [MQTT-3.1.3-9]: reconnecting within the Will Delay Interval cancels the will.
+                cancelled_will = link.pending_will.take().is_some();
+                link.owner = Some((connection, control));
+                link.generation += 1;
+                link.expiry_interval = expiry_interval;
+                drop(link);
+                existing.mailbox.set_online(true);
+                return Attached {
+                    session: existing,
+                    session_present: true,
+                    ended: None,
+                    cancelled_will,
+                    ended_will: None,
+                };
+            }
+            link.ended = true;
+            link.generation += 1;
+            ended_will = link.pending_will.take().map(|w| w.message);
+            drop(link);
+            existing.mailbox.close();
+            ended = Some(existing);
+        }
+        let key = SessionKey(self.next_key.fetch_add(1, Ordering::Relaxed));
+        let client_id: Arc<str> = Arc::from(client_id);
+        let session = Arc::new(Session {
+            key,
+            client_id: client_id.clone(),
+            mailbox: Mailbox::new(self.max_messages, self.max_bytes, self.overflow),
+            state: Mutex::new(SessionState::default()),
+            link: Mutex::new(Link {
+                owner: Some((connection, control)),
+                generation: 1,
+                ended: false,
+                expiry_interval,
+                pending_will: None,
+            }),
+        });
+        session.mailbox.set_online(true);
+        sessions.insert(client_id, session.clone());
+        Attached { session, session_present: false, ended, cancelled_will, ended_will }
+    }
+
+    /// Records that `connection` lost the session: the session ends now if its expiry interval
+    /// is 0, and otherwise waits, offline, for a reconnection or its expiry. `will` is the will
+    /// to publish (none after a normal DISCONNECT [MQTT-3.1.2-10]) and `will_delay` its delay.
+    pub fn detach(
+        &self,
+        session: &Arc<Session>,
+        connection: u64,
+        expiry_interval: Option<u32>,
+        will: Option<(Arc<Message>, u32)>,
+    ) -> Detached {
+        let mut sessions = self.sessions.lock();
+        let mut link = session.link.lock();
+        let owned = link.owner.as_ref().is_some_and(|(id, _)| *id == connection);
+        let mut out = Detached::default();
+        if !owned || link.ended {
+            // Taken over, or ended by a clean start: the will is still this connection's own.
+            // [MQTT-3.1.2-8]: it is published when the network connection closes.
+            out.will_now = will.map(|(message, _)| message);
+            return out;
+        }
+        link.owner = None;
+        link.generation += 1;
+        if let Some(interval) = expiry_interval {
+            // [MQTT-3.14.2-...]: DISCONNECT may change the Session Expiry Interval.
+            link.expiry_interval = interval;
+        }
+        if link.expiry_interval == 0 {
+            link.ended = true;
+            out.ended = true;
+            out.will_now = will.map(|(message, _)| message);
+            drop(link);
+            if sessions.get(session.client_id()).is_some_and(|s| Arc::ptr_eq(s, session)) {
+                sessions.remove(session.client_id());
+            }
+            session.mailbox.close();
+            return out;
+        }
+        session.mailbox.set_online(false);
+        out.expire_after = Some((link.expiry_interval, link.generation));
+        if let Some((message, delay)) = will {
+            // The will waits for the earlier of its delay and the session's end (§3.1.3.2.2).
+            if delay == 0 {
+                out.will_now = Some(message);
+            } else {
+                let delay = delay.min(link.expiry_interval);
+                link.pending_will = Some(PendingWill { message, generation: link.generation });
+                out.will_later = Some((std::time::Duration::from_secs(u64::from(delay)), link.generation));
+            }
+        }
+        out
+    }
+
+    /// Takes the pending will if the session has not been resumed since `generation`.
+    pub fn take_due_will(&self, session: &Session, generation: u64) -> Option<Arc<Message>> {
+        let mut link = session.link.lock();
+        if link.generation != generation {
+            return None;
+        }
+        link.pending_will.take().map(|w| w.message)
+    }
+
+    /// Ends the session if it has stayed offline since `generation`; returns it, with any will
+    /// still pending, when it did.
+    pub fn expire(&self, session: &Arc<Session>, generation: u64) -> Option<Option<Arc<Message>>> {
+        let mut sessions = self.sessions.lock();
+        let mut link = session.link.lock();
+        if link.generation != generation || link.ended || link.owner.is_some() {
+            return None;
+        }
+        link.ended = true;
+        let will = link.pending_will.take().map(|w| w.message);
+        drop(link);
+        if sessions.get(session.client_id()).is_some_and(|s| Arc::ptr_eq(s, session)) {
+            sessions.remove(session.client_id());
+        }
+        session.mailbox.close();
+        Some(will)
+    }
+
+    /// Ends every session (at shutdown), returning them.
+    pub fn drain(&self) -> Vec<Arc<Session>> {
+        self.sessions.lock().drain().map(|(_, s)| s).collect()
+    }
+}

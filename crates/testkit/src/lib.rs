@@ -1,0 +1,161 @@
+//! A whole thingd, started in-process on port 0 with a temporary data directory, for tests.
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! let server = testkit::TestServer::start().await?;
+//! let device = server.issue_client("sensor-1")?;
+//! // connect to server.mqtt_tls with device.cert_pem / device.key_pem, trusting server.ca_pem
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod raw;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use tempfile::TempDir;
+use thingd::{Running, ServeOptions};
+use std::sync::Arc;
+
+use thingd_broker::{Authorizer, Broker, BrokerConfig};
+use thingd_pki::CertificateAuthority;
+
+/// A running thingd with every listener on a loopback port chosen by the system.
+#[derive(Debug)]
+pub struct TestServer {
+    /// MQTT over TLS (client certificate required).
+    pub mqtt_tls: SocketAddr,
+    /// Plain MQTT.
+    pub mqtt_tcp: SocketAddr,
+    /// The HTTP listener (MQTT over WebSocket at `/mqtt`, `/metrics`).
+    pub api: SocketAddr,
+    /// The CA certificate clients trust, PEM.
+    pub ca_pem: String,
+    /// Path of `ca.pem` in the data directory.
+    pub ca_path: PathBuf,
+    /// A client certificate issued for the client id `testkit-client`.
+    pub client: ClientCert,
+    running: Running,
+    data_dir: TempDir,
+}
+
+/// A client certificate and its key, written to a folder as `cert.pem`, `key.pem`, `ca.pem`.
+#[derive(Debug, Clone)]
+pub struct ClientCert {
+    /// The certificate, PEM.
+    pub cert_pem: String,
+    /// The private key, PEM.
+    pub key_pem: String,
+    /// The certificate id (SHA-256 of the DER, hex).
+    pub certificate_id: String,
+    /// The folder holding `cert.pem`, `key.pem` and `ca.pem`.
+    pub dir: PathBuf,
+}
+
+impl ClientCert {
+    /// Path of `cert.pem`.
+    pub fn cert_path(&self) -> PathBuf {
+        self.dir.join("cert.pem")
+    }
+    /// Path of `key.pem`.
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.join("key.pem")
+    }
+    /// Path of `ca.pem`.
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+}
+
+impl TestServer {
+    /// Starts thingd with the default broker configuration.
+    pub async fn start() -> anyhow::Result<TestServer> {
+        Self::start_with(BrokerConfig::default()).await
+    }
+
+    /// Starts thingd with `config`.
+    pub async fn start_with(config: BrokerConfig) -> anyhow::Result<TestServer> {
+        let data_dir = tempfile::tempdir().context("creating a temporary data directory")?;
+        Self::start_in(data_dir, config).await
+    }
+
+    /// Starts thingd with `config` and a custom authorizer.
+    pub async fn start_with_authorizer(
+        config: BrokerConfig,
+        authorizer: Arc<dyn Authorizer>,
+    ) -> anyhow::Result<TestServer> {
+        let data_dir = tempfile::tempdir().context("creating a temporary data directory")?;
+        Self::start_full(data_dir, config, Some(authorizer)).await
+    }
+
+    /// Starts thingd on an existing data directory (e.g. to test a restart).
+    pub async fn start_in(data_dir: TempDir, config: BrokerConfig) -> anyhow::Result<TestServer> {
+        Self::start_full(data_dir, config, None).await
+    }
+
+    async fn start_full(
+        data_dir: TempDir,
+        config: BrokerConfig,
+        authorizer: Option<Arc<dyn Authorizer>>,
+    ) -> anyhow::Result<TestServer> {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut options = ServeOptions::new(data_dir.path().join("data"));
+        options.mqtt = Some(loopback);
+        options.mqtt_tcp = Some(loopback);
+        options.api = Some(loopback);
+        options.broker = config;
+        options.authorizer = authorizer;
+        let running = thingd::serve::start(options).await?;
+        let ca_path = running.data_dir.join("ca.pem");
+        let ca_pem = std::fs::read_to_string(&ca_path).context("reading ca.pem")?;
+        let (Some(mqtt_tls), Some(mqtt_tcp), Some(api)) = (running.mqtt, running.mqtt_tcp, running.api) else {
+            anyhow::bail!("a listener did not start");
+        };
+        let client = issue_into(&running.data_dir, data_dir.path(), "testkit-client")?;
+        Ok(TestServer { mqtt_tls, mqtt_tcp, api, ca_pem, ca_path, client, running, data_dir })
+    }
+
+    /// Issues another client certificate with common name `name`.
+    pub fn issue_client(&self, name: &str) -> anyhow::Result<ClientCert> {
+        issue_into(&self.running.data_dir, self.data_dir.path(), name)
+    }
+
+    /// The broker, for its metrics and configuration.
+    pub fn broker(&self) -> &Broker {
+        &self.running.broker
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.running.data_dir
+    }
+
+    /// Stops thingd gracefully and removes its data directory.
+    pub async fn shutdown(self) {
+        self.running.shutdown().await;
+    }
+
+    /// Stops thingd gracefully and keeps the data directory for a restart.
+    pub async fn stop_keeping_data(self) -> TempDir {
+        self.running.shutdown().await;
+        self.data_dir
+    }
+}
+
+fn issue_into(data_dir: &Path, scratch: &Path, name: &str) -> anyhow::Result<ClientCert> {
+    let ca = CertificateAuthority::load(data_dir).context("loading the CA")?;
+    let issued = ca.issue_client_certificate(name).context("issuing a client certificate")?;
+    let dir = scratch.join(format!("client-{name}"));
+    thingd_pki::write_client_bundle(&dir, &issued, ca.ca_pem(), true).context("writing the client certificate")?;
+    Ok(ClientCert {
+        cert_pem: issued.certificate_pem.clone(),
+        key_pem: issued.private_key_pem.clone(),
+        certificate_id: issued.certificate_id.clone(),
+        dir,
+    })
+}

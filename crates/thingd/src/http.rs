@@ -1,0 +1,94 @@
+//! The HTTP listener: MQTT over WebSocket at `/mqtt`, Prometheus metrics at `/metrics`, and
+//! `/health`. The AWS-compatible control-plane API joins it later.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use bytes::Bytes;
+use futures_util::{Sink, Stream};
+use thingd_broker::Broker;
+use thingd_broker::websocket::WebSocketBytes;
+
+/// The HTTP routes.
+pub fn router(broker: Broker) -> Router {
+    Router::new()
+        .route("/mqtt", get(mqtt_over_websocket))
+        .route("/metrics", get(metrics))
+        .route("/health", get(|| async { "ok\n" }))
+        .with_state(broker)
+}
+
+async fn metrics(State(broker): State<Broker>) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        broker.render_metrics(),
+    )
+}
+
+/// [MQTT-6.0.0-3], [MQTT-6.0.0-4]: the sub-protocol is `mqtt`.
+async fn mqtt_over_websocket(
+    upgrade: WebSocketUpgrade,
+    State(broker): State<Broker>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+) -> impl IntoResponse {
+    let max_frame = broker.config().max_packet_size as usize + 8;
+    upgrade
+        .protocols(["mqtt"])
+        .max_message_size(max_frame.max(64 * 1024))
+        .on_upgrade(move |socket| async move {
+            broker.serve_websocket(WebSocketBytes::new(BinaryFrames(socket)), remote).await;
+        })
+}
+
+/// An axum WebSocket seen as binary payloads: text frames are refused [MQTT-6.0.0-1], pings and
+/// pongs are handled by the WebSocket layer, and a close frame ends the stream.
+struct BinaryFrames(WebSocket);
+
+impl Stream for BinaryFrames {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            return match Pin::new(&mut self.0).poll_next(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(None) | Poll::Ready(Some(Ok(Message::Close(_)))) => Poll::Ready(None),
+                Poll::Ready(Some(Ok(Message::Binary(bytes)))) => Poll::Ready(Some(Ok(bytes))),
+                Poll::Ready(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Poll::Ready(Some(Ok(Message::Text(_)))) => Poll::Ready(Some(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "MQTT over WebSocket uses binary frames only [MQTT-6.0.0-1]",
+                )))),
+                Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(io::Error::other(error)))),
+            };
+        }
+    }
+}
+
+impl Sink<Bytes> for BinaryFrames {
+    type Error = io::Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_ready(cx).map_err(io::Error::other)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: Bytes) -> io::Result<()> {
+        Pin::new(&mut self.0).start_send(Message::Binary(item)).map_err(io::Error::other)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx).map_err(io::Error::other)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_close(cx).map_err(io::Error::other)
+    }
+}

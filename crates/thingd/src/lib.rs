@@ -1,0 +1,10 @@
+//! thingd as a library: the pieces the `thingd` binary wires together, exposed so that the
+//! testkit can start a whole thingd in-process.
+
+#![warn(missing_docs)]
+
+pub mod cert;
+pub mod http;
+pub mod serve;
+
+pub use serve::{Running, ServeOptions};
