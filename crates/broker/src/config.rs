@@ -60,6 +60,9 @@ pub struct BrokerConfig {
     pub max_retained_messages: usize,
     /// Topic length and depth limits; `TopicLimits::AWS_IOT` applies AWS IoT Core's.
     pub topic_limits: TopicLimits,
+    /// How long a publisher waits for a congested subscriber's queue to drain before it reads
+    /// on and the subscriber is treated as slow (its excess QoS 0 messages dropped).
+    pub backpressure_timeout: Duration,
     /// How long a shutdown waits for connections to flush before giving up.
     pub shutdown_grace: Duration,
 }
@@ -85,6 +88,7 @@ impl Default for BrokerConfig {
             max_subscriptions_per_session: 1000,
             max_retained_messages: 100_000,
             topic_limits: TopicLimits::MQTT,
+            backpressure_timeout: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(5),
         }
     }

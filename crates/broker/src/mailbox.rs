@@ -5,6 +5,13 @@
 //! is offline (QoS 1 and 2 only, as AWS IoT Core does) and those waiting for room in the
 //! client's inflight window. Its bounds (messages and bytes) are the session queue cap of the
 //! configuration; past them QoS 0 is dropped and QoS 1 and 2 follow [`QueueOverflow`].
+//!
+//! Before that point, back-pressure keeps messages from being lost to a subscriber that is
+//! merely slower than its publishers: a push that finds an online queue half full reports
+//! congestion, and the publishing connection stops reading until the queue drains to a quarter
+//! ([`Mailbox::space_available`]), for a bounded time. A subscriber that does not drain within
+//! that time is marked slow and stops holding publishers back until it catches up, so a stalled
+//! client costs its publishers one pause, not their throughput.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +34,14 @@ pub enum Rejected {
     Closed,
 }
 
+/// A successful push.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pushed {
+    /// The queue is past its high watermark: the publisher should wait for
+    /// [`Mailbox::space_available`] before reading more.
+    pub congested: bool,
+}
+
 #[derive(Debug)]
 struct Inbox {
     queue: VecDeque<Delivery>,
@@ -34,6 +49,16 @@ struct Inbox {
     online: bool,
     closed: bool,
     overflowed: bool,
+    /// Marked when the subscriber did not drain within the back-pressure timeout.
+    slow: bool,
+    /// A publisher waits for the queue to drain.
+    space_wanted: bool,
+}
+
+impl Inbox {
+    fn has_space(&self, max_messages: usize, max_bytes: usize) -> bool {
+        self.closed || !self.online || (self.queue.len() <= max_messages / 4 && self.bytes <= max_bytes / 4)
+    }
 }
 
 /// A session's delivery queue.
@@ -41,6 +66,7 @@ struct Inbox {
 pub struct Mailbox {
     inbox: Mutex<Inbox>,
     notify: Notify,
+    space: Notify,
     max_messages: usize,
     max_bytes: usize,
     overflow: QueueOverflow,
@@ -57,8 +83,11 @@ impl Mailbox {
                 online: false,
                 closed: false,
                 overflowed: false,
+                slow: false,
+                space_wanted: false,
             }),
             notify: Notify::new(),
+            space: Notify::new(),
             max_messages,
             max_bytes,
             overflow,
@@ -67,7 +96,7 @@ impl Mailbox {
     }
 
     /// Queues a delivery, waking the session's connection task if it may be waiting.
-    pub fn push(&self, delivery: Delivery) -> Result<(), Rejected> {
+    pub fn push(&self, delivery: Delivery) -> Result<Pushed, Rejected> {
         let size = delivery.message.payload.len();
         let mut inbox = self.inbox.lock();
         if inbox.closed {
@@ -94,13 +123,16 @@ impl Mailbox {
         let was_empty = inbox.queue.is_empty();
         inbox.queue.push_back(delivery);
         inbox.bytes += size;
+        let congested = inbox.online
+            && !inbox.slow
+            && (inbox.queue.len() >= self.max_messages / 2 || inbox.bytes >= self.max_bytes / 2);
         drop(inbox);
         // The consumer drains the whole queue whenever it is woken, so only the push that finds
         // the queue empty needs to wake it; a stored permit covers a consumer not yet waiting.
         if was_empty {
             self.notify.notify_one();
         }
-        Ok(())
+        Ok(Pushed { congested })
     }
 
     /// Puts deliveries back at the front, in order (used when a connection ends with messages it
@@ -132,7 +164,39 @@ impl Mailbox {
             out.push(delivery);
             taken += 1;
         }
-        !inbox.queue.is_empty()
+        let more = !inbox.queue.is_empty();
+        if inbox.has_space(self.max_messages, self.max_bytes) {
+            inbox.slow = false;
+            if std::mem::take(&mut inbox.space_wanted) {
+                drop(inbox);
+                self.space.notify_waiters();
+            }
+        }
+        more
+    }
+
+    /// Waits until the queue has drained to a quarter of its bounds (or the session went
+    /// offline or ended), which is when a congested publisher reads again.
+    pub async fn space_available(&self) {
+        loop {
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a drain between the check and the wait is seen.
+            notified.as_mut().enable();
+            {
+                let mut inbox = self.inbox.lock();
+                if inbox.has_space(self.max_messages, self.max_bytes) {
+                    return;
+                }
+                inbox.space_wanted = true;
+            }
+            notified.await;
+        }
+    }
+
+    /// Marks the subscriber as slow: it stops reporting congestion until it drains.
+    pub fn mark_slow(&self) {
+        self.inbox.lock().slow = true;
     }
 
     /// Waits until a push may have happened since the last drain.
@@ -146,6 +210,8 @@ impl Mailbox {
         let mut inbox = self.inbox.lock();
         inbox.online = online;
         if !online {
+            // Publishers waiting on this queue would wait for nothing: nobody drains it now.
+            self.space.notify_waiters();
             let before = inbox.queue.len();
             inbox.queue.retain(|d| d.qos != QoS::AtMostOnce);
             inbox.bytes = inbox.queue.iter().map(|d| d.message.payload.len()).sum();
@@ -162,6 +228,7 @@ impl Mailbox {
         inbox.bytes = 0;
         drop(inbox);
         self.notify.notify_one();
+        self.space.notify_waiters();
     }
 
     /// Whether a QoS 1/2 overflow asked for the subscriber to be disconnected (and clears it).
@@ -222,9 +289,9 @@ mod tests {
     fn offline_sessions_keep_only_qos_1_and_2() {
         let mailbox = Mailbox::new(10, 1 << 20, QueueOverflow::DropNew);
         assert_eq!(mailbox.push(delivery(QoS::AtMostOnce, b"a")), Err(Rejected::Offline));
-        assert_eq!(mailbox.push(delivery(QoS::AtLeastOnce, b"b")), Ok(()));
+        assert!(mailbox.push(delivery(QoS::AtLeastOnce, b"b")).is_ok());
         mailbox.set_online(true);
-        assert_eq!(mailbox.push(delivery(QoS::AtMostOnce, b"c")), Ok(()));
+        assert!(mailbox.push(delivery(QoS::AtMostOnce, b"c")).is_ok());
         mailbox.set_online(false);
         assert_eq!(mailbox.len(), 1);
     }
@@ -249,6 +316,45 @@ mod tests {
         assert_eq!(mailbox.push(delivery(QoS::AtLeastOnce, b"x")), Err(Rejected::Full));
         assert!(mailbox.take_overflow());
         assert!(!mailbox.take_overflow());
+    }
+
+    #[test]
+    fn congestion_is_reported_past_half_and_cleared_below_a_quarter() {
+        let mailbox = Mailbox::new(8, 1 << 20, QueueOverflow::DropNew);
+        mailbox.set_online(true);
+        let flags: Vec<bool> =
+            (0..5).map(|_| mailbox.push(delivery(QoS::AtMostOnce, b"x")).unwrap().congested).collect();
+        assert_eq!(flags, [false, false, false, true, true]);
+        mailbox.mark_slow();
+        assert!(!mailbox.push(delivery(QoS::AtMostOnce, b"x")).unwrap().congested, "slow subscribers do not hold publishers");
+        let mut out = Vec::new();
+        let mut slots = 0;
+        mailbox.drain(&mut out, 4, &mut slots);
+        assert!(!mailbox.push(delivery(QoS::AtMostOnce, b"x")).unwrap().congested, "still slow above a quarter");
+        mailbox.drain(&mut out, 100, &mut slots);
+        for _ in 0..3 {
+            mailbox.push(delivery(QoS::AtMostOnce, b"x")).unwrap();
+        }
+        assert!(mailbox.push(delivery(QoS::AtMostOnce, b"x")).unwrap().congested, "draining clears the slow mark");
+    }
+
+    #[tokio::test]
+    async fn space_available_wakes_when_the_consumer_drains() {
+        let mailbox = std::sync::Arc::new(Mailbox::new(8, 1 << 20, QueueOverflow::DropNew));
+        mailbox.set_online(true);
+        for _ in 0..6 {
+            mailbox.push(delivery(QoS::AtMostOnce, b"x")).unwrap();
+        }
+        let waiter = tokio::spawn({
+            let mailbox = mailbox.clone();
+            async move { mailbox.space_available().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        let mut out = Vec::new();
+        let mut slots = 0;
+        mailbox.drain(&mut out, 100, &mut slots);
+        tokio::time::timeout(std::time::Duration::from_secs(10), waiter).await.unwrap().unwrap();
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use mqtt_codec::{QoS, SubscriptionOptions};
 use mqtt_topic::{Match, SubscriptionFilter, SubscriptionIndex};
 
-use crate::mailbox::Rejected;
+use crate::mailbox::{Pushed, Rejected};
 use crate::message::{Delivery, Message, SubscriptionIds};
 use crate::session::{Session, SessionKey};
 
@@ -46,6 +46,9 @@ impl RouteOutcome {
 #[derive(Debug, Default)]
 pub struct RouteScratch {
     candidates: Vec<(SessionKey, Subscriber)>,
+    /// Sessions whose queue reported congestion while routing; the publishing connection waits
+    /// for them to drain before it reads more (see [`crate::mailbox`]).
+    pub congested: Vec<Arc<Session>>,
 }
 
 /// The subscription index and the routing step.
@@ -85,6 +88,7 @@ impl Router {
     pub fn route(&self, message: &Arc<Message>, scratch: &mut RouteScratch) -> RouteOutcome {
         let candidates = &mut scratch.candidates;
         candidates.clear();
+        let congested = &mut scratch.congested;
         let mut outcome = RouteOutcome::default();
         self.index.for_each_match(&message.topic, |found| match found {
             Match::Plain { key, value, .. } => {
@@ -100,10 +104,8 @@ impl Router {
                     .or_else(|| group.pick(|_, _| true));
                 if let Some((_, member)) = picked {
                     // Shared deliveries are not merged with the member's other subscriptions.
-                    match deliver(member, message, member.identifier.into_iter().collect()) {
-                        Ok(()) => outcome.delivered += 1,
-                        Err(_) => outcome.dropped += 1,
-                    }
+                    let ids = member.identifier.into_iter().collect();
+                    record(deliver(member, message, ids), member, &mut outcome, congested);
                 }
             }
         });
@@ -126,10 +128,8 @@ impl Router {
                 j += 1;
             }
             let subscriber = Subscriber { session: first.session.clone(), options, identifier: None };
-            match deliver(&subscriber, message, ids) {
-                Ok(()) => outcome.delivered += 1,
-                Err(_) => outcome.dropped += 1,
-            }
+            let pushed = deliver(&subscriber, message, ids);
+            record(pushed, &subscriber, &mut outcome, congested);
             i = j;
         }
         candidates.clear();
@@ -137,7 +137,29 @@ impl Router {
     }
 }
 
-fn deliver(subscriber: &Subscriber, message: &Arc<Message>, subscription_ids: SubscriptionIds) -> Result<(), Rejected> {
+fn record(
+    pushed: Result<Pushed, Rejected>,
+    subscriber: &Subscriber,
+    outcome: &mut RouteOutcome,
+    congested: &mut Vec<Arc<Session>>,
+) {
+    match pushed {
+        Ok(pushed) => {
+            outcome.delivered += 1;
+            let key = subscriber.session.key();
+            if pushed.congested && !congested.iter().any(|s| s.key() == key) {
+                congested.push(subscriber.session.clone());
+            }
+        }
+        Err(_) => outcome.dropped += 1,
+    }
+}
+
+fn deliver(
+    subscriber: &Subscriber,
+    message: &Arc<Message>,
+    subscription_ids: SubscriptionIds,
+) -> Result<Pushed, Rejected> {
     // [MQTT-3.8.4-8]: the QoS is the lower of the published QoS and the granted maximum.
     let qos: QoS = message.qos.min(subscriber.options.qos);
     // [MQTT-3.3.1-12], [MQTT-3.3.1-13]: forwarded messages keep RETAIN only with Retain As Published.

@@ -79,8 +79,9 @@ impl SessionState {
     /// are in use (the inflight window keeps far below that).
     pub fn allocate_packet_id(&mut self) -> Option<PacketId> {
         for _ in 0..u16::MAX {
-            self.next_packet_id = self.next_packet_id.wrapping_add(1);
-            let id = PacketId::new(self.next_packet_id)?;
+            // Identifiers run 1..=65535 and wrap to 1: 0 is not an identifier [MQTT-2.2.1-3].
+            self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
+            let Some(id) = PacketId::new(self.next_packet_id) else { continue };
             if !self.inflight.contains_key(&id) {
                 return Some(id);
             }
@@ -99,6 +100,8 @@ impl SessionState {
     }
 
     /// Inflight entries in the order they were first sent.
+    ///
+    /// Cloning each entry is fine here: this runs once per session resumption.
     pub fn inflight_in_order(&self) -> Vec<(PacketId, Inflight)> {
         let mut entries: Vec<_> = self.inflight.iter().map(|(id, e)| (*id, e.clone())).collect();
         entries.sort_by_key(|(_, e)| e.sequence);
@@ -414,5 +417,22 @@ impl SessionRegistry {
     /// Ends every session (at shutdown), returning them.
     pub fn drain(&self) -> Vec<Arc<Session>> {
         self.sessions.lock().drain().map(|(_, s)| s).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packet_ids_wrap_from_65535_to_1_and_skip_ids_in_use() {
+        let mut state = SessionState::default();
+        let mut seen = 0u32;
+        for expected in 1..=u16::MAX {
+            assert_eq!(state.allocate_packet_id().map(PacketId::get), Some(expected));
+            seen += 1;
+        }
+        assert_eq!(seen, 65_535);
+        assert_eq!(state.allocate_packet_id().map(PacketId::get), Some(1), "wraps past 0");
     }
 }

@@ -25,6 +25,34 @@ enum Command {
     /// Manage device certificates.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Measure MQTT brokers (thingd's plain listener, Mosquitto, ...) with the scenarios of
+    /// docs/perf.md, and print a Markdown table.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// A broker to measure, as NAME=ADDRESS (repeatable), e.g. thingd=127.0.0.1:1884.
+    #[arg(long = "target", required = true, value_parser = parse_target)]
+    targets: Vec<(String, SocketAddr)>,
+    /// Scenarios to run, by letter (a to f); all when omitted.
+    #[arg(long, value_delimiter = ',')]
+    scenario: Vec<String>,
+    /// Seconds of warm-up before each measurement.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// Seconds measured per run.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Runs per scenario and target; the median run (by delivered rate) is reported.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+}
+
+fn parse_target(value: &str) -> Result<(String, SocketAddr), String> {
+    let (name, addr) = value.split_once('=').ok_or("expected NAME=ADDRESS, e.g. thingd=127.0.0.1:1884")?;
+    let addr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    Ok((name.to_owned(), addr))
 }
 
 #[derive(Args, Debug)]
@@ -97,6 +125,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Bench(args) => bench(args),
         Command::Cert(CertCommand::Issue { name, out, data_dir, force }) => {
             thingd::cert::issue(&data_dir, &name, &out, force).map(|id| {
                 info!(message = "Issued a device certificate.", certificate_id = %id, out = %out.display());
@@ -140,6 +169,49 @@ async fn wait_for_signal() -> anyhow::Result<()> {
     tokio::select! {
         _ = terminate.recv() => {}
         result = tokio::signal::ctrl_c() => result?,
+    }
+    Ok(())
+}
+
+fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let scenarios: Vec<_> = thingd_bench::Scenario::standard(
+        std::time::Duration::from_secs(args.warmup),
+        std::time::Duration::from_secs(args.duration),
+    )
+    .into_iter()
+    .filter(|s| args.scenario.is_empty() || args.scenario.iter().any(|l| s.name.starts_with(&format!("{l}:"))))
+    .collect();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "| scenario | broker | delivered/s | published/s | p50 | p99 | p99.9 | max | sent | lost | dup |")?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|")?;
+    for scenario in &scenarios {
+        for (name, addr) in &args.targets {
+            let mut reports = Vec::new();
+            for _ in 0..args.runs.max(1) {
+                reports.push(runtime.block_on(thingd_bench::run(*addr, scenario))?);
+            }
+            reports.sort_by(|a, b| a.delivered_per_sec.total_cmp(&b.delivered_per_sec));
+            let r = &reports[reports.len() / 2];
+            let ms = |ns: u64| format!("{:.2} ms", ns as f64 / 1e6);
+            writeln!(
+                out,
+                "| {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
+                r.scenario,
+                name,
+                r.delivered_per_sec,
+                r.published_per_sec,
+                ms(r.latency[0]),
+                ms(r.latency[1]),
+                ms(r.latency[2]),
+                ms(r.latency[3]),
+                r.sent,
+                r.lost,
+                r.duplicates
+            )?;
+            out.flush()?;
+        }
     }
     Ok(())
 }

@@ -260,7 +260,9 @@ async fn accept(
     };
     let authz = core.authorizer.authorize_connect(&request).await.map_err(refuse)?;
     if let (Some(will), Some(topic)) = (&connect.will, &will_topic) {
-        if !authz.publish(topic, will.qos, will.retain) {
+        // The will is published on the client's behalf, so it obeys the rule of its PUBLISH:
+        // topics starting with `$` are the server's [MQTT-4.7.2-1] (see `on_publish`).
+        if topic.is_system() || !authz.publish(topic, will.qos, will.retain) {
             return Err(refuse(ReasonCode::NotAuthorized));
         }
     }
@@ -370,8 +372,24 @@ async fn accept(
         drained: Vec::new(),
         last_packet: Instant::now(),
         mailbox_ready: true,
+        congested: Vec::new(),
+        congestion_deadline: None,
+        input_pending: false,
     };
     Ok((connection, connack, decoder))
+}
+
+/// Waits until every congested subscriber has drained; `false` if `deadline` came first.
+async fn wait_for_space(congested: &[Arc<Session>], deadline: tokio::time::Instant) -> bool {
+    let all = async {
+        for session in congested {
+            session.mailbox.space_available().await;
+        }
+    };
+    tokio::select! {
+        _ = all => true,
+        _ = tokio::time::sleep_until(deadline) => false,
+    }
 }
 
 /// A random 64-bit value for server-assigned Client Identifiers.
@@ -411,6 +429,12 @@ pub(crate) struct Connection {
     last_packet: Instant,
     /// Whether the mailbox may hold deliveries that could be sent now.
     mailbox_ready: bool,
+    /// Subscribers whose queues this connection's publishes congested: reading waits for them
+    /// (see [`crate::mailbox`]) until `congestion_deadline`.
+    congested: Vec<Arc<Session>>,
+    congestion_deadline: Option<tokio::time::Instant>,
+    /// Complete packets may remain in the read buffer: input stopped at a congestion.
+    input_pending: bool,
 }
 
 impl Connection {
@@ -448,7 +472,17 @@ impl Connection {
             if self.mailbox_ready && self.wbuf.len() < max_write_buffer {
                 self.pump();
             }
-            let can_read = self.wbuf.len() < max_write_buffer;
+            if self.input_pending && self.congested.is_empty() && self.wbuf.len() < max_write_buffer {
+                if let Err(close) = self.handle_input(&mut rbuf, &mut decoder) {
+                    break close;
+                }
+                self.note_congestion();
+                continue;
+            }
+            // Back-pressure: no reading while the write buffer is full or while a subscriber this
+            // connection publishes to has not drained.
+            let can_read = self.wbuf.len() < max_write_buffer && self.congested.is_empty() && !self.input_pending;
+            let congestion_deadline = self.congestion_deadline.unwrap_or_else(tokio::time::Instant::now);
             tokio::select! {
                 biased;
                 _ = control.closed() => {}
@@ -462,6 +496,7 @@ impl Connection {
                             if let Err(close) = self.handle_input(&mut rbuf, &mut decoder) {
                                 break close;
                             }
+                            self.note_congestion();
                             if rbuf.capacity() - rbuf.len() < 1024 {
                                 rbuf.reserve(READ_CHUNK);
                             }
@@ -484,6 +519,17 @@ impl Connection {
                 _ = session.mailbox.notified(), if !self.mailbox_ready => {
                     self.mailbox_ready = true;
                 }
+                drained = wait_for_space(&self.congested, congestion_deadline), if !self.congested.is_empty() => {
+                    if !drained {
+                        // The subscribers did not drain in time: stop waiting for them; their
+                        // queues drop what overflows until they catch up.
+                        for congested in &self.congested {
+                            congested.mailbox.mark_slow();
+                        }
+                    }
+                    self.congested.clear();
+                    self.congestion_deadline = None;
+                }
                 _ = &mut keep_alive_timer => {
                     let Some(limit) = self.keep_alive else {
                         keep_alive_timer.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(86_400));
@@ -501,9 +547,30 @@ impl Connection {
         self.finish(writer, close).await;
     }
 
-    /// Decodes and handles every complete packet in `rbuf`.
+    /// Takes the congested subscribers routing reported and starts the back-pressure wait.
+    fn note_congestion(&mut self) {
+        if self.scratch.congested.is_empty() {
+            return;
+        }
+        for session in self.scratch.congested.drain(..) {
+            if !self.congested.iter().any(|s| s.key() == session.key()) {
+                self.congested.push(session);
+            }
+        }
+        if self.congestion_deadline.is_none() {
+            self.congestion_deadline = Some(tokio::time::Instant::now() + self.core.config.backpressure_timeout);
+        }
+    }
+
+    /// Decodes and handles the complete packets in `rbuf`, stopping early when a publish
+    /// congested a subscriber (the rest waits in `rbuf` until it drains).
     fn handle_input(&mut self, rbuf: &mut BytesMut, decoder: &mut Decoder) -> Result<(), Close> {
+        self.input_pending = false;
         loop {
+            if !self.scratch.congested.is_empty() {
+                self.input_pending = true;
+                return Ok(());
+            }
             match decoder.decode(rbuf) {
                 Ok(Some(packet)) => self.handle(packet)?,
                 Ok(None) => return Ok(()),
@@ -521,29 +588,40 @@ impl Connection {
     fn pump(&mut self) {
         let window = usize::from(self.client.receive_maximum.min(self.core.config.max_inflight));
         let mut state = self.session.state.lock();
-        let mut slots = window.saturating_sub(state.inflight.len());
-        self.drained.clear();
-        let more = self.session.mailbox.drain(&mut self.drained, DRAIN_BATCH, &mut slots);
-        let taken = self.drained.len();
         let now = Instant::now();
-        let mut encoder = Encoder {
-            version: self.version,
-            max_packet_size: self.client.max_packet_size,
-            aliases: &mut self.outgoing_aliases,
-            wbuf: &mut self.wbuf,
-            metrics: &self.core.metrics,
-        };
-        for delivery in self.drained.drain(..) {
-            // Every delivery, live, retained or queued, is authorized for this connection.
-            if !self.authz.receive(&delivery.message.topic) {
-                Metrics::inc(&self.core.metrics.deliveries_denied_total);
-                continue;
+        loop {
+            let mut slots = window.saturating_sub(state.inflight.len());
+            self.drained.clear();
+            let more = self.session.mailbox.drain(&mut self.drained, DRAIN_BATCH, &mut slots);
+            let taken = self.drained.len();
+            let mut encoder = Encoder {
+                version: self.version,
+                max_packet_size: self.client.max_packet_size,
+                aliases: &mut self.outgoing_aliases,
+                wbuf: &mut self.wbuf,
+                metrics: &self.core.metrics,
+            };
+            for delivery in self.drained.drain(..) {
+                // Every delivery, live, retained or queued, is authorized for this connection.
+                if !self.authz.receive(&delivery.message.topic) {
+                    Metrics::inc(&self.core.metrics.deliveries_denied_total);
+                    continue;
+                }
+                encoder.publish(delivery, Some(&mut state), now);
             }
-            encoder.publish(delivery, Some(&mut state), now);
+            // Stop draining when the window, not the batch size, stopped us: acknowledgements set
+            // `mailbox_ready` again, and pushes wake the mailbox's notification. The window is
+            // measured after sending: a QoS 1 or 2 delivery that took a slot but was dropped
+            // (expired [MQTT-3.3.2-5], denied, or too large [MQTT-3.1.2-25]) left it free, and no
+            // acknowledgement will come to reopen it.
+            let free = window.saturating_sub(state.inflight.len());
+            self.mailbox_ready = more && (taken == DRAIN_BATCH || free > 0);
+            // With nothing to write, no event would wake the loop to drain again (its mailbox
+            // notification is off while `mailbox_ready`): drain again now.
+            if !self.mailbox_ready || !self.wbuf.is_empty() {
+                return;
+            }
         }
-        // Stop draining when the window, not the batch size, stopped us: acknowledgements set
-        // `mailbox_ready` again, and pushes wake the mailbox's notification.
-        self.mailbox_ready = more && (taken == DRAIN_BATCH || slots > 0);
     }
 
     /// Sends what is left, tells a 5.0 client why the server closes (§4.13), and settles the
@@ -554,6 +632,15 @@ impl Connection {
             Close::Server(ReasonCode::ServerShuttingDown) => (false, None),
             Close::Server(_) | Close::Lost => (true, None),
         };
+        debug!(
+            message = "Connection ending.",
+            client_id = %self.client_id,
+            queued = self.session.mailbox.len(),
+            inflight = self.session.state.lock().inflight.len(),
+            mailbox_ready = self.mailbox_ready,
+            congested = self.congested.len(),
+            input_pending = self.input_pending,
+        );
         if let Close::Server(reason) = close {
             // [MQTT-3.14.0-1]: the server sends DISCONNECT only to 5.0 clients and only with a
             // reason code of 0x80 or above... or a normal shutdown reason.
