@@ -28,8 +28,10 @@ fn publish(version: ProtocolVersion, qos: QoS, payload_len: usize) -> Publish {
     }
     if version == ProtocolVersion::V5 {
         publish.properties.content_type = Some(MqttString::new("application/json").unwrap());
-        publish.properties.user_properties =
-            vec![mqtt_codec::UserProperty::new(MqttString::new("fw").unwrap(), MqttString::new("1.2.3").unwrap())];
+        publish.properties.user_properties = vec![mqtt_codec::UserProperty::new(
+            MqttString::new("fw").unwrap(),
+            MqttString::new("1.2.3").unwrap(),
+        )];
     }
     publish
 }
@@ -59,7 +61,9 @@ fn decode(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     for (version, qos, size) in cases() {
         let mut one = BytesMut::new();
-        Packet::Publish(publish(version, qos, size)).encode(version, &mut one).unwrap();
+        Packet::Publish(publish(version, qos, size))
+            .encode(version, &mut one)
+            .unwrap();
         let id = BenchmarkId::new(name(version, qos), format!("{size}B"));
         group.bench_function(id, |b| {
             let mut decoder = Decoder::new(version, 1 << 20);

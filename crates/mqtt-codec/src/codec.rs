@@ -2,10 +2,10 @@
 
 use bytes::{Buf, BytesMut};
 
+use crate::ProtocolVersion;
 use crate::error::DecodeError;
 use crate::packet::{Packet, connect};
 use crate::wire::{self, Reader};
-use crate::ProtocolVersion;
 
 /// The MQTT Control Packet type (§2.1.2, Table 2-1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -80,8 +80,13 @@ impl FixedHeader {
     ///
     /// The packet type and its flags are checked here, so that a garbage stream is refused after
     /// its first byte rather than after a body of up to 256 MB.
-    pub fn parse(buf: &[u8], version: Option<ProtocolVersion>) -> Result<Option<Self>, DecodeError> {
-        let Some(&first) = buf.first() else { return Ok(None) };
+    pub fn parse(
+        buf: &[u8],
+        version: Option<ProtocolVersion>,
+    ) -> Result<Option<Self>, DecodeError> {
+        let Some(&first) = buf.first() else {
+            return Ok(None);
+        };
         let type_bits = first >> 4;
         let flags = first & 0x0F;
         let packet_type = match PacketType::from_u8(type_bits) {
@@ -94,7 +99,10 @@ impl FixedHeader {
             // [MQTT-2.1.3-1]: "Where a flag bit is marked as Reserved ... If invalid flags are
             // received it is a Malformed Packet."
             if flags != required {
-                return Err(DecodeError::InvalidFixedHeaderFlags { packet_type: type_bits, flags });
+                return Err(DecodeError::InvalidFixedHeaderFlags {
+                    packet_type: type_bits,
+                    flags,
+                });
             }
         }
         let Some((remaining_length, len_bytes)) = wire::decode_varint(&buf[1..])? else {
@@ -129,12 +137,18 @@ impl Decoder {
     /// A decoder for a connection that speaks `version`, accepting packets of up to
     /// `max_packet_size` bytes (fixed header included, as §3.1.2.11.4 counts them).
     pub fn new(version: ProtocolVersion, max_packet_size: usize) -> Self {
-        Decoder { version: Some(version), max_packet_size }
+        Decoder {
+            version: Some(version),
+            max_packet_size,
+        }
     }
 
     /// A decoder for the server side of a new connection, which learns its version from CONNECT.
     pub fn server(max_packet_size: usize) -> Self {
-        Decoder { version: None, max_packet_size }
+        Decoder {
+            version: None,
+            max_packet_size,
+        }
     }
 
     /// The protocol version, once known.
@@ -168,11 +182,15 @@ impl Decoder {
         };
         let size = header.packet_length();
         if size > self.max_packet_size {
-            return Err(DecodeError::PacketTooLarge { size, max: self.max_packet_size });
+            return Err(DecodeError::PacketTooLarge {
+                size,
+                max: self.max_packet_size,
+            });
         }
         if buf.len() < size {
-            // Reserve now so that the reads that follow fill one contiguous frame.
-            buf.reserve(size - buf.len());
+            // The rest arrives with the caller's next reads. Nothing is reserved for it here:
+            // a client that announces a large packet and sends it slowly must not make the
+            // server allocate the whole announced size up front.
             return Ok(None);
         }
         buf.advance(header.header_length);

@@ -36,7 +36,9 @@ pub enum DecodeError {
     #[error("malformed packet: reserved packet type {0}")]
     ReservedPacketType(u8),
     /// The fixed header's flags differ from those Table 2-2 prescribes [MQTT-2.1.3-1].
-    #[error("malformed packet: invalid flags {flags:#06b} for packet type {packet_type} [MQTT-2.1.3-1]")]
+    #[error(
+        "malformed packet: invalid flags {flags:#06b} for packet type {packet_type} [MQTT-2.1.3-1]"
+    )]
     InvalidFixedHeaderFlags {
         /// The packet type (upper four bits of the first byte).
         packet_type: u8,
@@ -90,7 +92,8 @@ pub enum DecodeError {
         /// The packet that carried it.
         packet: &'static str,
     },
-    /// A property that may appear once appears again (e.g. [MQTT-3.1.2-...] "It is a Protocol Error to include ... more than once").
+    /// A property that may appear once appears again: "It is a Protocol Error to include the
+    /// <property> more than once" (§3.1.2.11 and the other property sections).
     #[error("protocol error: property {0:#04x} appears more than once")]
     DuplicateProperty(u8),
     /// A property carries a value the specification forbids (a Receive Maximum of 0, a

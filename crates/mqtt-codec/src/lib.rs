@@ -176,7 +176,9 @@ pub mod fuzzing {
         for mut decoder in decoders {
             let mut buf = BytesMut::from(data);
             while let Ok(Some(packet)) = decoder.decode(&mut buf) {
-                let Some(version) = decoder.version() else { break };
+                let Some(version) = decoder.version() else {
+                    break;
+                };
                 let mut encoded = BytesMut::new();
                 if packet.encode(version, &mut encoded).is_err() {
                     continue;

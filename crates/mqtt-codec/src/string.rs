@@ -135,18 +135,30 @@ mod tests {
 
     #[test]
     fn rejects_null_surrogates_and_invalid_utf8() {
-        assert!(matches!(MqttString::new("a\0b"), Err(DecodeError::NullCharacter)));
+        assert!(matches!(
+            MqttString::new("a\0b"),
+            Err(DecodeError::NullCharacter)
+        ));
         // U+D800 encoded as if it were a scalar value: ill-formed [MQTT-1.5.4-1].
         let surrogate = Bytes::from_static(&[0xED, 0xA0, 0x80]);
-        assert!(matches!(MqttString::from_bytes(surrogate), Err(DecodeError::InvalidUtf8)));
+        assert!(matches!(
+            MqttString::from_bytes(surrogate),
+            Err(DecodeError::InvalidUtf8)
+        ));
         let truncated = Bytes::from_static(&[b'a', 0xE2, 0x82]);
-        assert!(matches!(MqttString::from_bytes(truncated), Err(DecodeError::InvalidUtf8)));
+        assert!(matches!(
+            MqttString::from_bytes(truncated),
+            Err(DecodeError::InvalidUtf8)
+        ));
     }
 
     #[test]
     fn rejects_strings_longer_than_the_length_prefix() {
         let long = "x".repeat(MqttString::MAX_LEN + 1);
-        assert!(matches!(MqttString::new(&long), Err(DecodeError::StringTooLong(_))));
+        assert!(matches!(
+            MqttString::new(&long),
+            Err(DecodeError::StringTooLong(_))
+        ));
         assert!(MqttString::new(&long[1..]).is_ok());
     }
 }

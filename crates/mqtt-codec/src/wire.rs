@@ -32,7 +32,11 @@ impl Reader {
     }
 
     fn need(&self, n: usize) -> Result<(), DecodeError> {
-        if self.buf.len() < n { Err(DecodeError::Truncated) } else { Ok(()) }
+        if self.buf.len() < n {
+            Err(DecodeError::Truncated)
+        } else {
+            Ok(())
+        }
     }
 
     pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
@@ -92,7 +96,11 @@ impl Reader {
 
     /// Ends a read: bytes left over mean the lengths and the content disagree.
     pub(crate) fn finish(self) -> Result<(), DecodeError> {
-        if self.buf.is_empty() { Ok(()) } else { Err(DecodeError::TrailingBytes(self.buf.len())) }
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::TrailingBytes(self.buf.len()))
+        }
     }
 }
 
@@ -114,7 +122,11 @@ pub(crate) fn decode_varint(buf: &[u8]) -> Result<Option<(u32, usize)>, DecodeEr
             return Ok(Some((value, len)));
         }
     }
-    if buf.len() >= 4 { Err(DecodeError::MalformedVariableByteInteger) } else { Ok(None) }
+    if buf.len() >= 4 {
+        Err(DecodeError::MalformedVariableByteInteger)
+    } else {
+        Ok(None)
+    }
 }
 
 /// The number of bytes the Variable Byte Integer encoding of `value` takes.

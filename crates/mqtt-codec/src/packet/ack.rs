@@ -24,12 +24,20 @@ pub struct Ack {
 impl Ack {
     /// A successful acknowledgement of `packet_id`.
     pub fn new(packet_id: PacketId) -> Self {
-        Ack { packet_id, reason_code: ReasonCode::Success, properties: AckProperties::default() }
+        Ack {
+            packet_id,
+            reason_code: ReasonCode::Success,
+            properties: AckProperties::default(),
+        }
     }
 
     /// An acknowledgement of `packet_id` with `reason_code`.
     pub fn with_reason(packet_id: PacketId, reason_code: ReasonCode) -> Self {
-        Ack { packet_id, reason_code, properties: AckProperties::default() }
+        Ack {
+            packet_id,
+            reason_code,
+            properties: AckProperties::default(),
+        }
     }
 
     pub(crate) fn decode(
@@ -61,7 +69,12 @@ impl Ack {
         buf: &mut BytesMut,
     ) -> Result<(), EncodeError> {
         // PUBREL's fixed header flags are 0b0010 [MQTT-3.6.1-1].
-        let first = (packet_type as u8) << 4 | if packet_type == PacketType::PubRel { 0b0010 } else { 0 };
+        let first = (packet_type as u8) << 4
+            | if packet_type == PacketType::PubRel {
+                0b0010
+            } else {
+                0
+            };
         if version == ProtocolVersion::V311 {
             write_fixed_header(buf, first, 2)?;
             buf.put_u16(self.packet_id.get());
@@ -127,7 +140,10 @@ pub struct SubAck {
 }
 
 impl SubAck {
-    pub(crate) fn decode(mut reader: Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn decode(
+        mut reader: Reader,
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
         let packet_id = read_packet_id(&mut reader)?;
         let properties = match version {
             ProtocolVersion::V5 => AckProperties::decode(&mut reader)?,
@@ -136,29 +152,52 @@ impl SubAck {
         let mut reason_codes = Vec::with_capacity(reader.remaining());
         while !reader.is_empty() {
             reason_codes.push(match version {
-                ProtocolVersion::V5 => read_reason(&mut reader, ReasonCodeContext::SubAck, "SUBACK")?,
+                ProtocolVersion::V5 => {
+                    read_reason(&mut reader, ReasonCodeContext::SubAck, "SUBACK")?
+                }
                 ProtocolVersion::V311 => match reader.u8()? {
                     0x00 => ReasonCode::GRANTED_QOS_0,
                     0x01 => ReasonCode::GrantedQoS1,
                     0x02 => ReasonCode::GrantedQoS2,
                     0x80 => ReasonCode::UnspecifiedError,
-                    code => return Err(DecodeError::InvalidReasonCode { code, packet: "SUBACK" }),
+                    code => {
+                        return Err(DecodeError::InvalidReasonCode {
+                            code,
+                            packet: "SUBACK",
+                        });
+                    }
                 },
             });
         }
         if reason_codes.is_empty() {
             return Err(DecodeError::Truncated);
         }
-        Ok(SubAck { packet_id, properties, reason_codes })
+        Ok(SubAck {
+            packet_id,
+            properties,
+            reason_codes,
+        })
     }
 
-    pub(crate) fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
         if self.reason_codes.is_empty() {
             return Err(EncodeError::Empty("SUBACK"));
         }
-        encode_ack_list(0x90, self.packet_id, &self.properties, &self.reason_codes, version, buf, |r| {
-            if r.is_error() { 0x80 } else { r.as_u8() }
-        })
+        encode_ack_list(
+            0x90,
+            self.packet_id,
+            &self.properties,
+            &self.reason_codes,
+            version,
+            buf,
+            |r| {
+                if r.is_error() { 0x80 } else { r.as_u8() }
+            },
+        )
     }
 }
 
@@ -174,13 +213,24 @@ pub struct UnsubAck {
 }
 
 impl UnsubAck {
-    pub(crate) fn decode(mut reader: Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn decode(
+        mut reader: Reader,
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
         let packet_id = read_packet_id(&mut reader)?;
-        let mut unsuback = UnsubAck { packet_id, properties: AckProperties::default(), reason_codes: Vec::new() };
+        let mut unsuback = UnsubAck {
+            packet_id,
+            properties: AckProperties::default(),
+            reason_codes: Vec::new(),
+        };
         if version == ProtocolVersion::V5 {
             unsuback.properties = AckProperties::decode(&mut reader)?;
             while !reader.is_empty() {
-                unsuback.reason_codes.push(read_reason(&mut reader, ReasonCodeContext::UnsubAck, "UNSUBACK")?);
+                unsuback.reason_codes.push(read_reason(
+                    &mut reader,
+                    ReasonCodeContext::UnsubAck,
+                    "UNSUBACK",
+                )?);
             }
             if unsuback.reason_codes.is_empty() {
                 return Err(DecodeError::Truncated);
@@ -190,7 +240,11 @@ impl UnsubAck {
         Ok(unsuback)
     }
 
-    pub(crate) fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
         if version == ProtocolVersion::V311 {
             write_fixed_header(buf, 0xB0, 2)?;
             buf.put_u16(self.packet_id.get());
@@ -199,7 +253,15 @@ impl UnsubAck {
         if self.reason_codes.is_empty() {
             return Err(EncodeError::Empty("UNSUBACK"));
         }
-        encode_ack_list(0xB0, self.packet_id, &self.properties, &self.reason_codes, version, buf, ReasonCode::as_u8)
+        encode_ack_list(
+            0xB0,
+            self.packet_id,
+            &self.properties,
+            &self.reason_codes,
+            version,
+            buf,
+            ReasonCode::as_u8,
+        )
     }
 }
 

@@ -116,12 +116,26 @@ impl Connect {
             };
             let topic = reader.string()?;
             let payload = reader.binary()?;
-            Some(Will { topic, payload, qos: will_qos, retain: will_retain, properties })
+            Some(Will {
+                topic,
+                payload,
+                qos: will_qos,
+                retain: will_retain,
+                properties,
+            })
         } else {
             None
         };
-        let username = if username_flag { Some(reader.string()?) } else { None };
-        let password = if password_flag { Some(reader.binary()?) } else { None };
+        let username = if username_flag {
+            Some(reader.string()?)
+        } else {
+            None
+        };
+        let password = if password_flag {
+            Some(reader.binary()?)
+        } else {
+            None
+        };
         reader.finish()?;
         Ok(Connect {
             protocol_version: version,
@@ -140,7 +154,11 @@ impl Connect {
         if !v5 && self.password.is_some() && self.username.is_none() {
             return Err(EncodeError::NotInVersion("a password without a user name"));
         }
-        let props_len = if v5 { Some(self.properties.content_len()?) } else { None };
+        let props_len = if v5 {
+            Some(self.properties.content_len()?)
+        } else {
+            None
+        };
         let will_props_len = match (&self.will, v5) {
             (Some(will), true) => Some(will.properties.content_len()?),
             _ => None,
@@ -152,7 +170,10 @@ impl Connect {
             remaining += will_props_len.map_or(0, |l| wire::varint_len(l) + l);
             remaining += wire::binary_len(will.topic.as_bytes()) + check_binary(&will.payload)?;
         }
-        remaining += self.username.as_ref().map_or(0, |u| wire::binary_len(u.as_bytes()));
+        remaining += self
+            .username
+            .as_ref()
+            .map_or(0, |u| wire::binary_len(u.as_bytes()));
         if let Some(password) = &self.password {
             remaining += check_binary(password)?;
         }
@@ -215,19 +236,32 @@ pub struct ConnAck {
 impl ConnAck {
     /// A CONNACK with this outcome and no properties.
     pub fn new(session_present: bool, reason_code: ReasonCode) -> Self {
-        ConnAck { session_present, reason_code, properties: ConnAckProperties::default() }
+        ConnAck {
+            session_present,
+            reason_code,
+            properties: ConnAckProperties::default(),
+        }
     }
 
-    pub(crate) fn decode(mut reader: Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn decode(
+        mut reader: Reader,
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
         let flags = reader.u8()?;
         // [MQTT-3.2.2-1]: bits 7-1 are reserved and set to 0.
         if flags & 0b1111_1110 != 0 {
             return Err(DecodeError::ReservedConnAckFlags);
         }
         let code = reader.u8()?;
-        let invalid = DecodeError::InvalidReasonCode { code, packet: "CONNACK" };
+        let invalid = DecodeError::InvalidReasonCode {
+            code,
+            packet: "CONNACK",
+        };
         let (reason_code, properties) = match version {
-            ProtocolVersion::V311 => (ReasonCode::from_v3_connack_code(code).ok_or(invalid)?, ConnAckProperties::default()),
+            ProtocolVersion::V311 => (
+                ReasonCode::from_v3_connack_code(code).ok_or(invalid)?,
+                ConnAckProperties::default(),
+            ),
             ProtocolVersion::V5 => {
                 let reason = ReasonCode::from_u8(code)
                     .filter(|r| r.allowed_in(ReasonCodeContext::ConnAck))
@@ -236,10 +270,18 @@ impl ConnAck {
             }
         };
         reader.finish()?;
-        Ok(ConnAck { session_present: flags & 1 != 0, reason_code, properties })
+        Ok(ConnAck {
+            session_present: flags & 1 != 0,
+            reason_code,
+            properties,
+        })
     }
 
-    pub(crate) fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
         let flags = u8::from(self.session_present);
         match version {
             ProtocolVersion::V311 => {

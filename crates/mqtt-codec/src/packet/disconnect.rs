@@ -4,11 +4,11 @@ use bytes::{BufMut, BytesMut};
 
 use super::ack::read_reason;
 use super::write_fixed_header;
+use crate::ProtocolVersion;
 use crate::error::{DecodeError, EncodeError};
 use crate::properties::{AuthProperties, DisconnectProperties, PropertySet};
 use crate::reason::{ReasonCode, ReasonCodeContext};
 use crate::wire::{self, Reader};
-use crate::ProtocolVersion;
 
 /// A DISCONNECT packet (§3.14). In 3.1.1 it has no body and only clients send it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,16 +28,23 @@ impl Default for Disconnect {
 impl Disconnect {
     /// A DISCONNECT with this reason and no properties.
     pub fn new(reason_code: ReasonCode) -> Self {
-        Disconnect { reason_code, properties: DisconnectProperties::default() }
+        Disconnect {
+            reason_code,
+            properties: DisconnectProperties::default(),
+        }
     }
 
-    pub(crate) fn decode(mut reader: Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn decode(
+        mut reader: Reader,
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
         let mut disconnect = Disconnect::default();
         if version == ProtocolVersion::V5 {
             // §3.14.2.1: "If the Remaining Length is less than 1 the value of 0x00 (Normal
             // disconnection) is used"; §3.14.2.2.1: below 2 there is no Property Length.
             if !reader.is_empty() {
-                disconnect.reason_code = read_reason(&mut reader, ReasonCodeContext::Disconnect, "DISCONNECT")?;
+                disconnect.reason_code =
+                    read_reason(&mut reader, ReasonCodeContext::Disconnect, "DISCONNECT")?;
             }
             if !reader.is_empty() {
                 disconnect.properties = DisconnectProperties::decode(&mut reader)?;
@@ -47,7 +54,11 @@ impl Disconnect {
         Ok(disconnect)
     }
 
-    pub(crate) fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
         if version == ProtocolVersion::V311 {
             return write_fixed_header(buf, 0xE0, 0);
         }
@@ -66,7 +77,10 @@ pub struct Auth {
 
 impl Auth {
     pub(crate) fn decode(mut reader: Reader) -> Result<Self, DecodeError> {
-        let mut auth = Auth { reason_code: ReasonCode::Success, properties: AuthProperties::default() };
+        let mut auth = Auth {
+            reason_code: ReasonCode::Success,
+            properties: AuthProperties::default(),
+        };
         // §3.15.2.1: "The Reason Code and Property Length can be omitted if the Reason Code is
         // 0x00 (Success) and there are no Properties."
         if !reader.is_empty() {
@@ -79,7 +93,11 @@ impl Auth {
         Ok(auth)
     }
 
-    pub(crate) fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
         if version == ProtocolVersion::V311 {
             return Err(EncodeError::NotInVersion("AUTH"));
         }

@@ -82,7 +82,8 @@ impl Packet {
         version: ProtocolVersion,
     ) -> Result<Packet, DecodeError> {
         debug_assert_eq!(flags, 0);
-        connect::Connect::decode_after_protocol(reader, version).map(|c| Packet::Connect(Box::new(c)))
+        connect::Connect::decode_after_protocol(reader, version)
+            .map(|c| Packet::Connect(Box::new(c)))
     }
 
     /// Decodes the body of a packet other than CONNECT.

@@ -6,7 +6,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{packet_len, read_packet_id, write_fixed_header};
 use crate::error::{DecodeError, EncodeError};
-use crate::properties::{PropertyId, PropertySet, PublishProperties, ValueRef, measure, write_property};
+use crate::properties::{
+    PropertyId, PropertySet, PublishProperties, ValueRef, measure, write_property,
+};
 use crate::string::MqttString;
 use crate::wire::{self, Reader};
 use crate::{PacketId, ProtocolVersion, QoS};
@@ -34,16 +36,30 @@ pub struct Publish {
 impl Publish {
     /// A QoS 0 PUBLISH of `payload` to `topic`.
     pub fn new(topic: MqttString, payload: Bytes) -> Self {
-        Publish { topic, payload, ..Publish::default() }
+        Publish {
+            topic,
+            payload,
+            ..Publish::default()
+        }
     }
 
     /// A QoS 1 or 2 PUBLISH (or QoS 0 when `qos` says so, in which case `packet_id` is dropped).
     pub fn with_qos(topic: MqttString, payload: Bytes, qos: QoS, packet_id: PacketId) -> Self {
         let packet_id = (qos != QoS::AtMostOnce).then_some(packet_id);
-        Publish { topic, payload, qos, packet_id, ..Publish::default() }
+        Publish {
+            topic,
+            payload,
+            qos,
+            packet_id,
+            ..Publish::default()
+        }
     }
 
-    pub(crate) fn decode(flags: u8, mut reader: Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn decode(
+        flags: u8,
+        mut reader: Reader,
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
         let dup = flags & 0b1000 != 0;
         // [MQTT-3.3.1-4]: "A PUBLISH Packet MUST NOT have both QoS bits set to 1."
         let qos = QoS::from_u8((flags >> 1) & 0b11)?;
@@ -62,7 +78,15 @@ impl Publish {
             ProtocolVersion::V311 => PublishProperties::default(),
         };
         let payload = reader.rest();
-        Ok(Publish { dup, qos, retain, topic, packet_id, properties, payload })
+        Ok(Publish {
+            dup,
+            qos,
+            retain,
+            topic,
+            packet_id,
+            properties,
+            payload,
+        })
     }
 
     /// This packet as an [`OutgoingPublish`], with its own alias and subscription identifiers.
@@ -128,7 +152,10 @@ impl OutgoingPublish<'_> {
 
     fn visit_properties(&self, sink: &mut dyn FnMut(PropertyId, ValueRef<'_>)) {
         let overridden = |id: PropertyId| {
-            matches!(id, PropertyId::TopicAlias | PropertyId::SubscriptionIdentifier)
+            matches!(
+                id,
+                PropertyId::TopicAlias | PropertyId::SubscriptionIdentifier
+            )
         };
         self.properties.visit(&mut |id, value| {
             if !overridden(id) {
@@ -139,7 +166,10 @@ impl OutgoingPublish<'_> {
             sink(PropertyId::TopicAlias, ValueRef::TwoByte(alias.get()));
         }
         for id in self.subscription_identifiers {
-            sink(PropertyId::SubscriptionIdentifier, ValueRef::VariableByte(id.get()));
+            sink(
+                PropertyId::SubscriptionIdentifier,
+                ValueRef::VariableByte(id.get()),
+            );
         }
     }
 

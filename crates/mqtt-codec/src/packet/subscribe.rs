@@ -37,7 +37,10 @@ pub struct SubscriptionOptions {
 impl SubscriptionOptions {
     /// Options with this maximum QoS and the defaults of 3.1.1 for the rest.
     pub fn qos(qos: QoS) -> Self {
-        SubscriptionOptions { qos, ..SubscriptionOptions::default() }
+        SubscriptionOptions {
+            qos,
+            ..SubscriptionOptions::default()
+        }
     }
 
     fn decode(byte: u8, version: ProtocolVersion) -> Result<Self, DecodeError> {
@@ -105,7 +108,10 @@ pub struct Subscribe {
 }
 
 impl Subscribe {
-    pub(crate) fn decode(mut reader: Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn decode(
+        mut reader: Reader,
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
         let packet_id = read_packet_id(&mut reader)?;
         let properties = match version {
             ProtocolVersion::V5 => SubscribeProperties::decode(&mut reader)?,
@@ -122,10 +128,18 @@ impl Subscribe {
         if filters.is_empty() {
             return Err(DecodeError::NoTopicFilters("SUBSCRIBE"));
         }
-        Ok(Subscribe { packet_id, properties, filters })
+        Ok(Subscribe {
+            packet_id,
+            properties,
+            filters,
+        })
     }
 
-    pub(crate) fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
         if self.filters.is_empty() {
             return Err(EncodeError::Empty("SUBSCRIBE"));
         }
@@ -135,7 +149,11 @@ impl Subscribe {
         };
         let remaining = 2
             + props_len.map_or(0, |l| wire::varint_len(l) + l)
-            + self.filters.iter().map(|(f, _)| wire::binary_len(f.as_bytes()) + 1).sum::<usize>();
+            + self
+                .filters
+                .iter()
+                .map(|(f, _)| wire::binary_len(f.as_bytes()) + 1)
+                .sum::<usize>();
         // SUBSCRIBE's fixed header flags are 0b0010 [MQTT-3.8.1-1].
         write_fixed_header(buf, 0x82, remaining)?;
         buf.put_u16(self.packet_id.get());
@@ -162,7 +180,10 @@ pub struct Unsubscribe {
 }
 
 impl Unsubscribe {
-    pub(crate) fn decode(mut reader: Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn decode(
+        mut reader: Reader,
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
         let packet_id = read_packet_id(&mut reader)?;
         let properties = match version {
             ProtocolVersion::V5 => UnsubscribeProperties::decode(&mut reader)?,
@@ -176,10 +197,18 @@ impl Unsubscribe {
         if filters.is_empty() {
             return Err(DecodeError::NoTopicFilters("UNSUBSCRIBE"));
         }
-        Ok(Unsubscribe { packet_id, properties, filters })
+        Ok(Unsubscribe {
+            packet_id,
+            properties,
+            filters,
+        })
     }
 
-    pub(crate) fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
         if self.filters.is_empty() {
             return Err(EncodeError::Empty("UNSUBSCRIBE"));
         }
@@ -189,7 +218,11 @@ impl Unsubscribe {
         };
         let remaining = 2
             + props_len.map_or(0, |l| wire::varint_len(l) + l)
-            + self.filters.iter().map(|f| wire::binary_len(f.as_bytes())).sum::<usize>();
+            + self
+                .filters
+                .iter()
+                .map(|f| wire::binary_len(f.as_bytes()))
+                .sum::<usize>();
         // UNSUBSCRIBE's fixed header flags are 0b0010 [MQTT-3.10.1-1].
         write_fixed_header(buf, 0xA2, remaining)?;
         buf.put_u16(self.packet_id.get());

@@ -72,20 +72,24 @@ pub(crate) fn frame(first: u8, body: &[u8]) -> Vec<u8> {
 /// A CONNECT with this protocol level and flags, a keep alive of 60 s and then `rest` (the
 /// properties, if 5.0, and the payload).
 pub(crate) fn connect_bytes(level: u8, flags: u8, rest: &[u8]) -> Vec<u8> {
-    frame(0x10, &cat(&[&[0x00, 0x04], b"MQTT", &[level, flags, 0x00, 0x3C], rest]))
+    frame(
+        0x10,
+        &cat(&[&[0x00, 0x04], b"MQTT", &[level, flags, 0x00, 0x3C], rest]),
+    )
 }
 
 /// Decodes every packet in `bytes`, which must end on a packet boundary.
-pub(crate) fn decode_all(
-    decoder: &mut Decoder,
-    bytes: &[u8],
-) -> Result<Vec<Packet>, DecodeError> {
+pub(crate) fn decode_all(decoder: &mut Decoder, bytes: &[u8]) -> Result<Vec<Packet>, DecodeError> {
     let mut buf = BytesMut::from(bytes);
     let mut packets = Vec::new();
     while let Some(packet) = decoder.decode(&mut buf)? {
         packets.push(packet);
     }
-    assert!(buf.is_empty(), "{} bytes left that are not a whole packet", buf.len());
+    assert!(
+        buf.is_empty(),
+        "{} bytes left that are not a whole packet",
+        buf.len()
+    );
     Ok(packets)
 }
 

@@ -20,11 +20,24 @@ fn corpus_dir() -> PathBuf {
 /// The seed files by name.
 fn seeds() -> BTreeMap<String, Vec<u8>> {
     let all = fixtures::all();
-    let mut seeds: BTreeMap<String, Vec<u8>> =
-        all.iter().map(|f| (format!("{}.bin", f.name), f.bytes.clone())).collect();
-    for (version, connect) in [(ProtocolVersion::V311, "connect_v311"), (ProtocolVersion::V5, "connect_v5_will")] {
-        let mut stream = all.iter().find(|f| f.name == connect).unwrap().bytes.clone();
-        for f in all.iter().filter(|f| f.version == version && !matches!(f.packet, Packet::Connect(_))) {
+    let mut seeds: BTreeMap<String, Vec<u8>> = all
+        .iter()
+        .map(|f| (format!("{}.bin", f.name), f.bytes.clone()))
+        .collect();
+    for (version, connect) in [
+        (ProtocolVersion::V311, "connect_v311"),
+        (ProtocolVersion::V5, "connect_v5_will"),
+    ] {
+        let mut stream = all
+            .iter()
+            .find(|f| f.name == connect)
+            .unwrap()
+            .bytes
+            .clone();
+        for f in all
+            .iter()
+            .filter(|f| f.version == version && !matches!(f.packet, Packet::Connect(_)))
+        {
             stream.extend_from_slice(&f.bytes);
         }
         seeds.insert(format!("session_{connect}.bin"), stream);
@@ -56,7 +69,10 @@ fn seed_corpus_matches_the_fixtures() {
         seeds.keys().collect::<Vec<_>>(),
         "regenerate with MQTT_CODEC_WRITE_CORPUS=1"
     );
-    assert!(found == seeds, "seed contents differ; regenerate with MQTT_CODEC_WRITE_CORPUS=1");
+    assert!(
+        found == seeds,
+        "seed contents differ; regenerate with MQTT_CODEC_WRITE_CORPUS=1"
+    );
 }
 
 #[test]

@@ -9,12 +9,12 @@
 
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::{
-    Ack, AckProperties, ConnAck, Connect, Decoder, Disconnect,
-    Packet, PayloadFormat, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling, SubAck,
-    Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
+    Ack, AckProperties, ConnAck, Connect, Decoder, Disconnect, Packet, PayloadFormat,
+    ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
+    SubscriptionOptions, UnsubAck, Unsubscribe, Will,
 };
 
-use crate::common::{decode_all, encode, nz16, nz32, pid, s, user, MAX};
+use crate::common::{MAX, decode_all, encode, nz16, nz32, pid, s, user};
 
 /// Reads everything rumqttc wrote with a decoder of `version` (a server decoder for CONNECT).
 fn ours(version: Option<ProtocolVersion>, bytes: &BytesMut) -> Packet {
@@ -44,7 +44,12 @@ mod v311 {
         let mut connect = v4::Connect::new("client-1");
         connect.keep_alive = 30;
         connect.clean_session = false;
-        connect.last_will = Some(v4::LastWill::new("status/client-1", "offline", RQoS::AtLeastOnce, true));
+        connect.last_will = Some(v4::LastWill::new(
+            "status/client-1",
+            "offline",
+            RQoS::AtLeastOnce,
+            true,
+        ));
         connect.set_login("user", "secret");
         let mut buf = BytesMut::new();
         connect.write(&mut buf).unwrap();
@@ -66,9 +71,11 @@ mod v311 {
 
     #[test]
     fn publish_at_each_qos() {
-        for (qos, rqos, pkid) in
-            [(QoS::AtMostOnce, RQoS::AtMostOnce, 0), (QoS::AtLeastOnce, RQoS::AtLeastOnce, 7), (QoS::ExactlyOnce, RQoS::ExactlyOnce, 65535)]
-        {
+        for (qos, rqos, pkid) in [
+            (QoS::AtMostOnce, RQoS::AtMostOnce, 0),
+            (QoS::AtLeastOnce, RQoS::AtLeastOnce, 7),
+            (QoS::ExactlyOnce, RQoS::ExactlyOnce, 65535),
+        ] {
             let mut publish = v4::Publish::new("sensors/℃/1", rqos, vec![0u8, 1, 2, 255]);
             publish.pkid = pkid;
             publish.retain = true;
@@ -107,8 +114,11 @@ mod v311 {
         unsubscribe.topics.push("b/#".into());
         let mut buf = BytesMut::new();
         unsubscribe.write(&mut buf).unwrap();
-        let expected =
-            Unsubscribe { packet_id: pid(4), properties: Default::default(), filters: vec![s("a/+"), s("b/#")] };
+        let expected = Unsubscribe {
+            packet_id: pid(4),
+            properties: Default::default(),
+            filters: vec![s("a/+"), s("b/#")],
+        };
         assert_eq!(ours(V3, &buf), Packet::Unsubscribe(expected));
     }
 
@@ -140,16 +150,37 @@ mod v311 {
     fn connack_read_by_rumqttc() {
         let cases = [
             (ReasonCode::Success, v4::ConnectReturnCode::Success),
-            (ReasonCode::UnsupportedProtocolVersion, v4::ConnectReturnCode::RefusedProtocolVersion),
-            (ReasonCode::ClientIdentifierNotValid, v4::ConnectReturnCode::BadClientId),
-            (ReasonCode::ServerUnavailable, v4::ConnectReturnCode::ServiceUnavailable),
-            (ReasonCode::BadUserNameOrPassword, v4::ConnectReturnCode::BadUserNamePassword),
-            (ReasonCode::NotAuthorized, v4::ConnectReturnCode::NotAuthorized),
+            (
+                ReasonCode::UnsupportedProtocolVersion,
+                v4::ConnectReturnCode::RefusedProtocolVersion,
+            ),
+            (
+                ReasonCode::ClientIdentifierNotValid,
+                v4::ConnectReturnCode::BadClientId,
+            ),
+            (
+                ReasonCode::ServerUnavailable,
+                v4::ConnectReturnCode::ServiceUnavailable,
+            ),
+            (
+                ReasonCode::BadUserNameOrPassword,
+                v4::ConnectReturnCode::BadUserNamePassword,
+            ),
+            (
+                ReasonCode::NotAuthorized,
+                v4::ConnectReturnCode::NotAuthorized,
+            ),
         ];
         for (ours, theirs) in cases {
             let session_present = ours == ReasonCode::Success;
-            let bytes = encode(&Packet::ConnAck(ConnAck::new(session_present, ours)), ProtocolVersion::V311);
-            assert_eq!(read(&bytes), v4::Packet::ConnAck(v4::ConnAck::new(theirs, session_present)));
+            let bytes = encode(
+                &Packet::ConnAck(ConnAck::new(session_present, ours)),
+                ProtocolVersion::V311,
+            );
+            assert_eq!(
+                read(&bytes),
+                v4::Packet::ConnAck(v4::ConnAck::new(theirs, session_present))
+            );
         }
     }
 
@@ -169,7 +200,11 @@ mod v311 {
         let suback = Packet::SubAck(SubAck {
             packet_id: pid(3),
             properties: Default::default(),
-            reason_codes: vec![ReasonCode::GRANTED_QOS_0, ReasonCode::GrantedQoS2, ReasonCode::NotAuthorized],
+            reason_codes: vec![
+                ReasonCode::GRANTED_QOS_0,
+                ReasonCode::GrantedQoS2,
+                ReasonCode::NotAuthorized,
+            ],
         });
         let expected = v4::SubAck::new(
             3,
@@ -181,12 +216,31 @@ mod v311 {
         );
         assert_eq!(read(&encode(&suback, v)), v4::Packet::SubAck(expected));
 
-        let unsuback = Packet::UnsubAck(UnsubAck { packet_id: pid(4), properties: Default::default(), reason_codes: vec![] });
-        assert_eq!(read(&encode(&unsuback, v)), v4::Packet::UnsubAck(v4::UnsubAck::new(4)));
-        assert_eq!(read(&encode(&Packet::PubAck(Ack::new(pid(5))), v)), v4::Packet::PubAck(v4::PubAck::new(5)));
-        assert_eq!(read(&encode(&Packet::PubRec(Ack::new(pid(6))), v)), v4::Packet::PubRec(v4::PubRec::new(6)));
-        assert_eq!(read(&encode(&Packet::PubRel(Ack::new(pid(7))), v)), v4::Packet::PubRel(v4::PubRel::new(7)));
-        assert_eq!(read(&encode(&Packet::PubComp(Ack::new(pid(8))), v)), v4::Packet::PubComp(v4::PubComp::new(8)));
+        let unsuback = Packet::UnsubAck(UnsubAck {
+            packet_id: pid(4),
+            properties: Default::default(),
+            reason_codes: vec![],
+        });
+        assert_eq!(
+            read(&encode(&unsuback, v)),
+            v4::Packet::UnsubAck(v4::UnsubAck::new(4))
+        );
+        assert_eq!(
+            read(&encode(&Packet::PubAck(Ack::new(pid(5))), v)),
+            v4::Packet::PubAck(v4::PubAck::new(5))
+        );
+        assert_eq!(
+            read(&encode(&Packet::PubRec(Ack::new(pid(6))), v)),
+            v4::Packet::PubRec(v4::PubRec::new(6))
+        );
+        assert_eq!(
+            read(&encode(&Packet::PubRel(Ack::new(pid(7))), v)),
+            v4::Packet::PubRel(v4::PubRel::new(7))
+        );
+        assert_eq!(
+            read(&encode(&Packet::PubComp(Ack::new(pid(8))), v)),
+            v4::Packet::PubComp(v4::PubComp::new(8))
+        );
         assert_eq!(read(&encode(&Packet::PingResp, v)), v4::Packet::PingResp);
     }
 }
@@ -215,7 +269,9 @@ mod v5 {
     }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -319,7 +375,12 @@ mod v5 {
 
     #[test]
     fn publish_with_properties_user_properties_and_topic_alias() {
-        let mut publish = r5::Publish::new("t/1", RQoS::AtLeastOnce, Bytes::from_static(b"data"), Some(publish_properties()));
+        let mut publish = r5::Publish::new(
+            "t/1",
+            RQoS::AtLeastOnce,
+            Bytes::from_static(b"data"),
+            Some(publish_properties()),
+        );
         publish.pkid = 42;
         let buf = write(r5::Packet::Publish(publish));
         let mut expected = Publish::new(s("t/1"), Bytes::from_static(b"data"));
@@ -329,8 +390,16 @@ mod v5 {
         assert_eq!(ours(V5, &buf), Packet::Publish(expected));
 
         // A later PUBLISH using only the alias: an empty Topic Name (§3.3.2.3.4).
-        let properties = r5::PublishProperties { topic_alias: Some(3), ..Default::default() };
-        let publish = r5::Publish::new("", RQoS::AtMostOnce, Bytes::from_static(b"more"), Some(properties));
+        let properties = r5::PublishProperties {
+            topic_alias: Some(3),
+            ..Default::default()
+        };
+        let publish = r5::Publish::new(
+            "",
+            RQoS::AtMostOnce,
+            Bytes::from_static(b"more"),
+            Some(properties),
+        );
         let buf = write(r5::Packet::Publish(publish));
         let mut expected = Publish::new(s(""), Bytes::from_static(b"more"));
         expected.properties.topic_alias = Some(nz16(3));
@@ -356,12 +425,19 @@ mod v5 {
             },
             r5::Filter::new("c", RQoS::AtMostOnce),
         ];
-        let properties = r5::SubscribeProperties { id: Some(77), user_properties: pairs(&[("k", "v")]) };
+        let properties = r5::SubscribeProperties {
+            id: Some(77),
+            user_properties: pairs(&[("k", "v")]),
+        };
         let mut subscribe = r5::Subscribe::new_many(filters, Some(properties));
         subscribe.pkid = 12;
         let buf = write(r5::Packet::Subscribe(subscribe));
 
-        let mut expected = Subscribe { packet_id: pid(12), properties: Default::default(), filters: vec![] };
+        let mut expected = Subscribe {
+            packet_id: pid(12),
+            properties: Default::default(),
+            filters: vec![],
+        };
         expected.properties.subscription_identifier = Some(nz32(77));
         expected.properties.user_properties = vec![user("k", "v")];
         expected.filters = vec![
@@ -376,7 +452,10 @@ mod v5 {
             ),
             (
                 s("$share/g/b/#"),
-                SubscriptionOptions { retain_handling: RetainHandling::DoNotSend, ..SubscriptionOptions::qos(QoS::ExactlyOnce) },
+                SubscriptionOptions {
+                    retain_handling: RetainHandling::DoNotSend,
+                    ..SubscriptionOptions::qos(QoS::ExactlyOnce)
+                },
             ),
             (s("c"), SubscriptionOptions::qos(QoS::AtMostOnce)),
         ];
@@ -385,22 +464,38 @@ mod v5 {
         let unsubscribe = r5::Unsubscribe {
             pkid: 13,
             filters: vec!["a/+".into(), "c".into()],
-            properties: Some(r5::UnsubscribeProperties { user_properties: pairs(&[("why", "done")]) }),
+            properties: Some(r5::UnsubscribeProperties {
+                user_properties: pairs(&[("why", "done")]),
+            }),
         };
         let buf = write(r5::Packet::Unsubscribe(unsubscribe));
-        let mut expected = Unsubscribe { packet_id: pid(13), properties: Default::default(), filters: vec![s("a/+"), s("c")] };
+        let mut expected = Unsubscribe {
+            packet_id: pid(13),
+            properties: Default::default(),
+            filters: vec![s("a/+"), s("c")],
+        };
         expected.properties.user_properties = vec![user("why", "done")];
         assert_eq!(ours(V5, &buf), Packet::Unsubscribe(expected));
     }
 
     #[test]
     fn acknowledgements_with_reasons_and_properties() {
-        let props = || r5::PubAckProperties { reason_string: Some("nobody".into()), user_properties: pairs(&[("k", "v")]) };
-        let puback = r5::PubAck { pkid: 5, reason: r5::PubAckReason::NoMatchingSubscribers, properties: Some(props()) };
+        let props = || r5::PubAckProperties {
+            reason_string: Some("nobody".into()),
+            user_properties: pairs(&[("k", "v")]),
+        };
+        let puback = r5::PubAck {
+            pkid: 5,
+            reason: r5::PubAckReason::NoMatchingSubscribers,
+            properties: Some(props()),
+        };
         let mut expected = Ack::with_reason(pid(5), ReasonCode::NoMatchingSubscribers);
         expected.properties.reason_string = Some(s("nobody"));
         expected.properties.user_properties = vec![user("k", "v")];
-        assert_eq!(ours(V5, &write(r5::Packet::PubAck(puback))), Packet::PubAck(expected));
+        assert_eq!(
+            ours(V5, &write(r5::Packet::PubAck(puback))),
+            Packet::PubAck(expected)
+        );
 
         // Success without properties: rumqttc writes the two byte short form (§3.4.2.1).
         let buf = write(r5::Packet::PubAck(r5::PubAck::new(6, None)));
@@ -408,24 +503,50 @@ mod v5 {
         assert_eq!(ours(V5, &buf), Packet::PubAck(Ack::new(pid(6))));
 
         // A reason without properties: rumqttc also writes Property Length 0.
-        let pubrec = r5::PubRec { pkid: 7, reason: r5::PubRecReason::QuotaExceeded, properties: None };
+        let pubrec = r5::PubRec {
+            pkid: 7,
+            reason: r5::PubRecReason::QuotaExceeded,
+            properties: None,
+        };
         let buf = write(r5::Packet::PubRec(pubrec));
-        assert_eq!(ours(V5, &buf), Packet::PubRec(Ack::with_reason(pid(7), ReasonCode::QuotaExceeded)));
+        assert_eq!(
+            ours(V5, &buf),
+            Packet::PubRec(Ack::with_reason(pid(7), ReasonCode::QuotaExceeded))
+        );
 
-        let pubrel = r5::PubRel { pkid: 8, reason: r5::PubRelReason::PacketIdentifierNotFound, properties: None };
+        let pubrel = r5::PubRel {
+            pkid: 8,
+            reason: r5::PubRelReason::PacketIdentifierNotFound,
+            properties: None,
+        };
         let buf = write(r5::Packet::PubRel(pubrel));
-        assert_eq!(ours(V5, &buf), Packet::PubRel(Ack::with_reason(pid(8), ReasonCode::PacketIdentifierNotFound)));
+        assert_eq!(
+            ours(V5, &buf),
+            Packet::PubRel(Ack::with_reason(
+                pid(8),
+                ReasonCode::PacketIdentifierNotFound
+            ))
+        );
 
-        let pubcomp = r5::PubComp { pkid: 9, reason: r5::PubCompReason::Success, properties: None };
+        let pubcomp = r5::PubComp {
+            pkid: 9,
+            reason: r5::PubCompReason::Success,
+            properties: None,
+        };
         let buf = write(r5::Packet::PubComp(pubcomp));
         assert_eq!(ours(V5, &buf), Packet::PubComp(Ack::new(pid(9))));
     }
 
     #[test]
     fn ping_and_disconnect_from_the_client() {
-        assert_eq!(ours(V5, &write(r5::Packet::PingReq(r5::PingReq))), Packet::PingReq);
+        assert_eq!(
+            ours(V5, &write(r5::Packet::PingReq(r5::PingReq))),
+            Packet::PingReq
+        );
 
-        let buf = write(r5::Packet::Disconnect(r5::Disconnect::new(r5::DisconnectReasonCode::NormalDisconnection)));
+        let buf = write(r5::Packet::Disconnect(r5::Disconnect::new(
+            r5::DisconnectReasonCode::NormalDisconnection,
+        )));
         assert_eq!(&buf[..], [0xE0, 0x00]);
         assert_eq!(ours(V5, &buf), Packet::Disconnect(Disconnect::default()));
 
@@ -442,7 +563,10 @@ mod v5 {
         expected.properties.session_expiry_interval = Some(0);
         expected.properties.reason_string = Some(s("battery low"));
         expected.properties.user_properties = vec![user("k", "v")];
-        assert_eq!(ours(V5, &write(r5::Packet::Disconnect(disconnect))), Packet::Disconnect(expected));
+        assert_eq!(
+            ours(V5, &write(r5::Packet::Disconnect(disconnect))),
+            Packet::Disconnect(expected)
+        );
     }
 
     #[test]
@@ -467,7 +591,9 @@ mod v5 {
         p.authentication_method = Some(s("token"));
         p.authentication_data = Some(Bytes::from_static(b"\xAA"));
         let bytes = encode(&Packet::ConnAck(connack), ProtocolVersion::V5);
-        let r5::Packet::ConnAck(theirs) = read(&bytes).unwrap() else { panic!("not CONNACK") };
+        let r5::Packet::ConnAck(theirs) = read(&bytes).unwrap() else {
+            panic!("not CONNACK")
+        };
         assert!(theirs.session_present);
         assert_eq!(theirs.code, r5::ConnectReturnCode::Success);
         let tp = theirs.properties.unwrap();
@@ -490,8 +616,15 @@ mod v5 {
         assert_eq!(tp.authentication_data.as_deref(), Some(&b"\xAA"[..]));
 
         // A refusal: 0x87 Not authorized, no properties.
-        let bytes = encode(&Packet::ConnAck(ConnAck::new(false, ReasonCode::NotAuthorized)), ProtocolVersion::V5);
-        let expected = r5::ConnAck { session_present: false, code: r5::ConnectReturnCode::NotAuthorized, properties: None };
+        let bytes = encode(
+            &Packet::ConnAck(ConnAck::new(false, ReasonCode::NotAuthorized)),
+            ProtocolVersion::V5,
+        );
+        let expected = r5::ConnAck {
+            session_present: false,
+            code: r5::ConnectReturnCode::NotAuthorized,
+            properties: None,
+        };
         assert_eq!(read(&bytes).unwrap(), r5::Packet::ConnAck(expected));
     }
 
@@ -503,13 +636,21 @@ mod v5 {
         publish.dup = true;
         publish.properties = expected_publish_properties();
         let bytes = encode(&Packet::Publish(publish), ProtocolVersion::V5);
-        let mut expected = r5::Publish::new("t/1", RQoS::ExactlyOnce, Bytes::from_static(b"data"), Some(publish_properties()));
+        let mut expected = r5::Publish::new(
+            "t/1",
+            RQoS::ExactlyOnce,
+            Bytes::from_static(b"data"),
+            Some(publish_properties()),
+        );
         expected.pkid = 300;
         expected.dup = true;
         assert_eq!(read(&bytes).unwrap(), r5::Packet::Publish(expected));
 
         // QoS 0 without properties.
-        let bytes = encode(&Packet::Publish(Publish::new(s("x"), Bytes::new())), ProtocolVersion::V5);
+        let bytes = encode(
+            &Packet::Publish(Publish::new(s("x"), Bytes::new())),
+            ProtocolVersion::V5,
+        );
         let expected = r5::Publish::new("x", RQoS::AtMostOnce, Bytes::new(), None);
         assert_eq!(read(&bytes).unwrap(), r5::Packet::Publish(expected));
     }
@@ -521,7 +662,11 @@ mod v5 {
         let suback = SubAck {
             packet_id: pid(12),
             properties: properties.clone(),
-            reason_codes: vec![ReasonCode::GrantedQoS1, ReasonCode::TopicFilterInvalid, ReasonCode::SharedSubscriptionsNotSupported],
+            reason_codes: vec![
+                ReasonCode::GrantedQoS1,
+                ReasonCode::TopicFilterInvalid,
+                ReasonCode::SharedSubscriptionsNotSupported,
+            ],
         };
         let bytes = encode(&Packet::SubAck(suback), ProtocolVersion::V5);
         let expected = r5::SubAck {
@@ -531,7 +676,10 @@ mod v5 {
                 r5::SubscribeReasonCode::TopicFilterInvalid,
                 r5::SubscribeReasonCode::SharedSubscriptionsNotSupported,
             ],
-            properties: Some(r5::SubAckProperties { reason_string: Some("partly".into()), user_properties: vec![] }),
+            properties: Some(r5::SubAckProperties {
+                reason_string: Some("partly".into()),
+                user_properties: vec![],
+            }),
         };
         assert_eq!(read(&bytes).unwrap(), r5::Packet::SubAck(expected));
 
@@ -543,7 +691,10 @@ mod v5 {
         let bytes = encode(&Packet::UnsubAck(unsuback), ProtocolVersion::V5);
         let expected = r5::UnsubAck {
             pkid: 13,
-            reasons: vec![r5::UnsubAckReason::Success, r5::UnsubAckReason::NoSubscriptionExisted],
+            reasons: vec![
+                r5::UnsubAckReason::Success,
+                r5::UnsubAckReason::NoSubscriptionExisted,
+            ],
             properties: None,
         };
         assert_eq!(read(&bytes).unwrap(), r5::Packet::UnsubAck(expected));
@@ -554,11 +705,21 @@ mod v5 {
         let v = ProtocolVersion::V5;
         // The short form.
         let bytes = encode(&Packet::PubAck(Ack::new(pid(1))), v);
-        assert_eq!(read(&bytes).unwrap(), r5::Packet::PubAck(r5::PubAck::new(1, None)));
+        assert_eq!(
+            read(&bytes).unwrap(),
+            r5::Packet::PubAck(r5::PubAck::new(1, None))
+        );
         // A reason without properties: Remaining Length 3 (§3.4.2.2.1).
-        let bytes = encode(&Packet::PubAck(Ack::with_reason(pid(2), ReasonCode::PayloadFormatInvalid)), v);
+        let bytes = encode(
+            &Packet::PubAck(Ack::with_reason(pid(2), ReasonCode::PayloadFormatInvalid)),
+            v,
+        );
         assert_eq!(bytes.len(), 5);
-        let expected = r5::PubAck { pkid: 2, reason: r5::PubAckReason::PayloadFormatInvalid, properties: None };
+        let expected = r5::PubAck {
+            pkid: 2,
+            reason: r5::PubAckReason::PayloadFormatInvalid,
+            properties: None,
+        };
         assert_eq!(read(&bytes).unwrap(), r5::Packet::PubAck(expected));
         // A reason and properties.
         let mut ack = Ack::with_reason(pid(3), ReasonCode::NotAuthorized);
@@ -567,15 +728,37 @@ mod v5 {
         let expected = r5::PubRec {
             pkid: 3,
             reason: r5::PubRecReason::NotAuthorized,
-            properties: Some(r5::PubRecProperties { reason_string: Some("acl".into()), user_properties: pairs(&[("k", "v")]) }),
+            properties: Some(r5::PubRecProperties {
+                reason_string: Some("acl".into()),
+                user_properties: pairs(&[("k", "v")]),
+            }),
         };
-        assert_eq!(read(&encode(&Packet::PubRec(ack), v)).unwrap(), r5::Packet::PubRec(expected));
-        let bytes = encode(&Packet::PubRel(Ack::with_reason(pid(4), ReasonCode::PacketIdentifierNotFound)), v);
-        let expected = r5::PubRel { pkid: 4, reason: r5::PubRelReason::PacketIdentifierNotFound, properties: None };
+        assert_eq!(
+            read(&encode(&Packet::PubRec(ack), v)).unwrap(),
+            r5::Packet::PubRec(expected)
+        );
+        let bytes = encode(
+            &Packet::PubRel(Ack::with_reason(
+                pid(4),
+                ReasonCode::PacketIdentifierNotFound,
+            )),
+            v,
+        );
+        let expected = r5::PubRel {
+            pkid: 4,
+            reason: r5::PubRelReason::PacketIdentifierNotFound,
+            properties: None,
+        };
         assert_eq!(read(&bytes).unwrap(), r5::Packet::PubRel(expected));
         let bytes = encode(&Packet::PubComp(Ack::new(pid(5))), v);
-        assert_eq!(read(&bytes).unwrap(), r5::Packet::PubComp(r5::PubComp::new(5, None)));
-        assert_eq!(read(&encode(&Packet::PingResp, v)).unwrap(), r5::Packet::PingResp(r5::PingResp));
+        assert_eq!(
+            read(&bytes).unwrap(),
+            r5::Packet::PubComp(r5::PubComp::new(5, None))
+        );
+        assert_eq!(
+            read(&encode(&Packet::PingResp, v)).unwrap(),
+            r5::Packet::PingResp(r5::PingResp)
+        );
     }
 
     #[test]
@@ -610,14 +793,23 @@ mod v5 {
         // rumqttc 0.25 bug: with a Reason Code and no properties it expects a Property Length,
         // but "If the Remaining Length is less than 2, a value of 0 is used" (§3.14.2.2.1). We
         // send the one byte form, as the specification allows.
-        let bytes = encode(&Packet::Disconnect(Disconnect::new(ReasonCode::KeepAliveTimeout)), v);
+        let bytes = encode(
+            &Packet::Disconnect(Disconnect::new(ReasonCode::KeepAliveTimeout)),
+            v,
+        );
         assert_eq!(bytes, [0xE0, 0x01, 0x8D]);
         assert!(read(&bytes).is_err());
         // With the optional Property Length 0 added, rumqttc reads the same packet, and so do we.
         let long_form = [0xE0, 0x02, 0x8D, 0x00];
-        let expected = r5::Disconnect { reason_code: r5::DisconnectReasonCode::KeepAliveTimeout, properties: None };
+        let expected = r5::Disconnect {
+            reason_code: r5::DisconnectReasonCode::KeepAliveTimeout,
+            properties: None,
+        };
         assert_eq!(read(&long_form).unwrap(), r5::Packet::Disconnect(expected));
         let ours = crate::common::decode_one(V5, &long_form).unwrap();
-        assert_eq!(ours, Packet::Disconnect(Disconnect::new(ReasonCode::KeepAliveTimeout)));
+        assert_eq!(
+            ours,
+            Packet::Disconnect(Disconnect::new(ReasonCode::KeepAliveTimeout))
+        );
     }
 }

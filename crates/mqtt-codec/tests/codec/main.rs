@@ -1,5 +1,5 @@
 //! Integration tests of `mqtt_codec`: byte-exact fixtures from the specifications, property-based
-//! round trips, interoperability with rumqttc, malformed input, and fuzz regressions.
+//! round trips, interoperability with rumqttc, malformed input, and the fuzzer's seed corpus.
 //!
 //! One test binary keeps the build small; each module covers one category.
 
@@ -14,5 +14,4 @@ mod fixtures;
 mod interop;
 mod malformed;
 mod reason_codes;
-mod regressions;
 mod roundtrip;

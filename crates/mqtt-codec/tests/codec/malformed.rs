@@ -4,7 +4,7 @@
 use bytes::BytesMut;
 use mqtt_codec::{DecodeError, Decoder, Packet, ProtocolVersion, ReasonCode};
 
-use crate::common::{assert_malformed, cat, connect_bytes, decode_one, frame, MAX};
+use crate::common::{MAX, assert_malformed, cat, connect_bytes, decode_one, frame};
 
 use ProtocolVersion::{V5, V311};
 
@@ -17,18 +17,39 @@ const PROTOCOL_ERROR: ReasonCode = ReasonCode::ProtocolError;
 
 /// A 5.0 PUBLISH to "a/b" at QoS 0 with this property block (without its length) and payload "x".
 fn publish_v5_with(properties: &[u8]) -> Vec<u8> {
-    frame(0x30, &cat(&[&[0x00, 0x03], b"a/b", &crate::common::varint(properties.len()), properties, b"x"]))
+    frame(
+        0x30,
+        &cat(&[
+            &[0x00, 0x03],
+            b"a/b",
+            &crate::common::varint(properties.len()),
+            properties,
+            b"x",
+        ]),
+    )
 }
 
 /// A 5.0 CONNECT with this property block (without its length) and client id "c".
 fn connect_v5_with(properties: &[u8]) -> Vec<u8> {
-    let rest = cat(&[&crate::common::varint(properties.len()), properties, &[0x00, 0x01], b"c"]);
+    let rest = cat(&[
+        &crate::common::varint(properties.len()),
+        properties,
+        &[0x00, 0x01],
+        b"c",
+    ]);
     connect_bytes(5, 0x02, &rest)
 }
 
 /// A 5.0 CONNACK (Success) with this property block (without its length).
 fn connack_v5_with(properties: &[u8]) -> Vec<u8> {
-    frame(0x20, &cat(&[&[0x00, 0x00], &crate::common::varint(properties.len()), properties]))
+    frame(
+        0x20,
+        &cat(&[
+            &[0x00, 0x00],
+            &crate::common::varint(properties.len()),
+            properties,
+        ]),
+    )
 }
 
 // Remaining Length and Maximum Packet Size (§2.1.4, §1.5.5, §3.1.2.11.4).
@@ -38,8 +59,18 @@ fn remaining_length_of_five_bytes_is_malformed() {
     // §1.5.5: a Variable Byte Integer is at most four bytes; the fourth's continuation bit
     // already makes it malformed, before a fifth byte arrives.
     let error = DecodeError::MalformedVariableByteInteger;
-    assert_malformed(V3, &[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F], error.clone(), MALFORMED);
-    assert_malformed(V3, &[0x30, 0xFF, 0xFF, 0xFF, 0x80], error.clone(), MALFORMED);
+    assert_malformed(
+        V3,
+        &[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F],
+        error.clone(),
+        MALFORMED,
+    );
+    assert_malformed(
+        V3,
+        &[0x30, 0xFF, 0xFF, 0xFF, 0x80],
+        error.clone(),
+        MALFORMED,
+    );
     assert_malformed(SERVER, &[0x10, 0x80, 0x80, 0x80, 0x80], error, MALFORMED);
 }
 
@@ -56,9 +87,19 @@ fn non_minimal_remaining_length_is_malformed() {
 fn non_minimal_variable_byte_integers_inside_a_packet_are_malformed() {
     // The same rule for a Property Length and a Subscription Identifier (§1.5.5).
     let mut bytes = frame(0x30, &cat(&[&[0x00, 0x03], b"a/b", &[0x80, 0x00], b"x"]));
-    assert_malformed(V5C, &bytes, DecodeError::NonMinimalVariableByteInteger, MALFORMED);
+    assert_malformed(
+        V5C,
+        &bytes,
+        DecodeError::NonMinimalVariableByteInteger,
+        MALFORMED,
+    );
     bytes = publish_v5_with(&[0x0B, 0x81, 0x00]);
-    assert_malformed(V5C, &bytes, DecodeError::NonMinimalVariableByteInteger, MALFORMED);
+    assert_malformed(
+        V5C,
+        &bytes,
+        DecodeError::NonMinimalVariableByteInteger,
+        MALFORMED,
+    );
 }
 
 #[test]
@@ -68,8 +109,16 @@ fn oversized_packet_is_refused_from_its_fixed_header_alone() {
     // says so after two bytes without waiting for the other 99.
     let mut decoder = Decoder::new(V5, 100);
     let mut buf = BytesMut::from(&[0x30, 99][..]);
-    assert_eq!(decoder.decode(&mut buf), Err(DecodeError::PacketTooLarge { size: 101, max: 100 }));
-    let error = decoder.decode(&mut BytesMut::from(&[0x30, 99][..])).unwrap_err();
+    assert_eq!(
+        decoder.decode(&mut buf),
+        Err(DecodeError::PacketTooLarge {
+            size: 101,
+            max: 100
+        })
+    );
+    let error = decoder
+        .decode(&mut BytesMut::from(&[0x30, 99][..]))
+        .unwrap_err();
     assert_eq!(error.reason_code(), ReasonCode::PacketTooLarge);
 
     // Exactly at the limit: the decoder waits for the body.
@@ -78,7 +127,11 @@ fn oversized_packet_is_refused_from_its_fixed_header_alone() {
 
     // Three, four and five byte fixed headers, on a server decoder before CONNECT; the first
     // announces 998 bytes, a packet of 1001.
-    for header in [&[0x10, 0xE6, 0x07][..], &[0x10, 0x80, 0x80, 0x01], &[0x10, 0xFF, 0xFF, 0xFF, 0x7F]] {
+    for header in [
+        &[0x10, 0xE6, 0x07][..],
+        &[0x10, 0x80, 0x80, 0x01],
+        &[0x10, 0xFF, 0xFF, 0xFF, 0x7F],
+    ] {
         let mut decoder = Decoder::server(1000);
         let mut buf = BytesMut::from(header);
         let size = match decoder.decode(&mut buf) {
@@ -100,7 +153,10 @@ fn lowered_maximum_packet_size_applies_to_the_next_packet() {
     decoder.set_max_packet_size(4);
     assert_eq!(decoder.max_packet_size(), 4);
     let mut buf = BytesMut::from(&[0x40, 0x03, 0x00, 0x01, 0x10][..]);
-    assert_eq!(decoder.decode(&mut buf), Err(DecodeError::PacketTooLarge { size: 5, max: 4 }));
+    assert_eq!(
+        decoder.decode(&mut buf),
+        Err(DecodeError::PacketTooLarge { size: 5, max: 4 })
+    );
 }
 
 // Properties (§2.2.2).
@@ -108,7 +164,10 @@ fn lowered_maximum_packet_size_applies_to_the_next_packet() {
 #[test]
 fn property_length_beyond_the_remaining_length_is_malformed() {
     // The Property Length claims 10 bytes; only 3 follow in the packet.
-    let bytes = frame(0x30, &cat(&[&[0x00, 0x03], b"a/b", &[10, 0x23, 0x00, 0x01]]));
+    let bytes = frame(
+        0x30,
+        &cat(&[&[0x00, 0x03], b"a/b", &[10, 0x23, 0x00, 0x01]]),
+    );
     assert_malformed(V5C, &bytes, DecodeError::Truncated, MALFORMED);
     let bytes = frame(0x20, &[0x00, 0x00, 0x05, 0x11, 0x00]);
     assert_malformed(V5C, &bytes, DecodeError::Truncated, MALFORMED);
@@ -127,18 +186,45 @@ fn duplicate_properties_are_a_protocol_error() {
     // §3.1.2.11.2: "It is a Protocol Error to include the Session Expiry Interval more than once."
     let sei = [0x11, 0x00, 0x00, 0x00, 0x0A];
     let bytes = connect_v5_with(&cat(&[&sei, &sei]));
-    assert_malformed(SERVER, &bytes, DecodeError::DuplicateProperty(0x11), PROTOCOL_ERROR);
+    assert_malformed(
+        SERVER,
+        &bytes,
+        DecodeError::DuplicateProperty(0x11),
+        PROTOCOL_ERROR,
+    );
     // §3.3.2.3.4: and the Topic Alias in PUBLISH.
     let bytes = publish_v5_with(&[0x23, 0x00, 0x01, 0x23, 0x00, 0x02]);
-    assert_malformed(V5C, &bytes, DecodeError::DuplicateProperty(0x23), PROTOCOL_ERROR);
+    assert_malformed(
+        V5C,
+        &bytes,
+        DecodeError::DuplicateProperty(0x23),
+        PROTOCOL_ERROR,
+    );
     // §3.8.2.1.2: "It is a Protocol Error to include the Subscription Identifier more than once"
     // in SUBSCRIBE.
-    let bytes = frame(0x82, &cat(&[&[0x00, 0x01, 0x04, 0x0B, 0x01, 0x0B, 0x02, 0x00, 0x01], b"a", &[0x00]]));
-    assert_malformed(V5C, &bytes, DecodeError::DuplicateProperty(0x0B), PROTOCOL_ERROR);
+    let bytes = frame(
+        0x82,
+        &cat(&[
+            &[0x00, 0x01, 0x04, 0x0B, 0x01, 0x0B, 0x02, 0x00, 0x01],
+            b"a",
+            &[0x00],
+        ]),
+    );
+    assert_malformed(
+        V5C,
+        &bytes,
+        DecodeError::DuplicateProperty(0x0B),
+        PROTOCOL_ERROR,
+    );
     // §3.2.2.3.7: the Assigned Client Identifier in CONNACK.
     let aci = [0x12, 0x00, 0x01, b'a'];
     let bytes = connack_v5_with(&cat(&[&aci, &aci]));
-    assert_malformed(V5C, &bytes, DecodeError::DuplicateProperty(0x12), PROTOCOL_ERROR);
+    assert_malformed(
+        V5C,
+        &bytes,
+        DecodeError::DuplicateProperty(0x12),
+        PROTOCOL_ERROR,
+    );
 }
 
 #[test]
@@ -147,12 +233,21 @@ fn repeatable_properties_may_repeat() {
     // one Subscription Identifier per matching subscription (§3.3.2.3.8).
     let up = [0x26, 0x00, 0x01, b'k', 0x00, 0x01, b'v'];
     let bytes = connect_v5_with(&cat(&[&up, &up, &up]));
-    let Packet::Connect(c) = decode_one(SERVER, &bytes).unwrap() else { panic!("not CONNECT") };
+    let Packet::Connect(c) = decode_one(SERVER, &bytes).unwrap() else {
+        panic!("not CONNECT")
+    };
     assert_eq!(c.properties.user_properties.len(), 3);
 
     let bytes = publish_v5_with(&[0x0B, 0x01, 0x0B, 0x02, 0x0B, 0x01]);
-    let Packet::Publish(p) = decode_one(V5C, &bytes).unwrap() else { panic!("not PUBLISH") };
-    let ids: Vec<u32> = p.properties.subscription_identifiers.iter().map(|i| i.get()).collect();
+    let Packet::Publish(p) = decode_one(V5C, &bytes).unwrap() else {
+        panic!("not PUBLISH")
+    };
+    let ids: Vec<u32> = p
+        .properties
+        .subscription_identifiers
+        .iter()
+        .map(|i| i.get())
+        .collect();
     assert_eq!(ids, [1, 2, 1]);
 }
 
@@ -161,29 +256,60 @@ fn property_not_allowed_in_the_packet_is_malformed() {
     // §2.2.2.2: "A Control Packet which contains an Identifier which is not valid for its
     // packet type ... is a Malformed Packet."
     let bytes = publish_v5_with(&[0x11, 0x00, 0x00, 0x00, 0x0A]);
-    let error = DecodeError::PropertyNotAllowed { property: 0x11, packet: "PUBLISH" };
+    let error = DecodeError::PropertyNotAllowed {
+        property: 0x11,
+        packet: "PUBLISH",
+    };
     assert_malformed(V5C, &bytes, error, MALFORMED);
     // Topic Alias in CONNECT.
     let bytes = connect_v5_with(&[0x23, 0x00, 0x01]);
-    let error = DecodeError::PropertyNotAllowed { property: 0x23, packet: "CONNECT" };
+    let error = DecodeError::PropertyNotAllowed {
+        property: 0x23,
+        packet: "CONNECT",
+    };
     assert_malformed(SERVER, &bytes, error, MALFORMED);
     // Session Expiry Interval among the Will Properties.
     let will_props = [0x05, 0x11, 0x00, 0x00, 0x00, 0x01];
-    let rest = cat(&[&[0x00, 0x00, 0x01], b"c", &will_props, &[0x00, 0x01], b"t", &[0x00, 0x00]]);
+    let rest = cat(&[
+        &[0x00, 0x00, 0x01],
+        b"c",
+        &will_props,
+        &[0x00, 0x01],
+        b"t",
+        &[0x00, 0x00],
+    ]);
     let bytes = connect_bytes(5, 0b0000_0110, &rest);
-    let error = DecodeError::PropertyNotAllowed { property: 0x11, packet: "CONNECT will properties" };
+    let error = DecodeError::PropertyNotAllowed {
+        property: 0x11,
+        packet: "CONNECT will properties",
+    };
     assert_malformed(SERVER, &bytes, error, MALFORMED);
     // Maximum QoS in PUBACK.
     let bytes = frame(0x40, &[0x00, 0x01, 0x00, 0x02, 0x24, 0x01]);
-    let error = DecodeError::PropertyNotAllowed { property: 0x24, packet: "acknowledgement" };
+    let error = DecodeError::PropertyNotAllowed {
+        property: 0x24,
+        packet: "acknowledgement",
+    };
     assert_malformed(V5C, &bytes, error, MALFORMED);
     // Reason String in UNSUBSCRIBE.
-    let bytes = frame(0xA2, &cat(&[&[0x00, 0x01, 0x04, 0x1F, 0x00, 0x01, b'r', 0x00, 0x01], b"a"]));
-    let error = DecodeError::PropertyNotAllowed { property: 0x1F, packet: "UNSUBSCRIBE" };
+    let bytes = frame(
+        0xA2,
+        &cat(&[
+            &[0x00, 0x01, 0x04, 0x1F, 0x00, 0x01, b'r', 0x00, 0x01],
+            b"a",
+        ]),
+    );
+    let error = DecodeError::PropertyNotAllowed {
+        property: 0x1F,
+        packet: "UNSUBSCRIBE",
+    };
     assert_malformed(V5C, &bytes, error, MALFORMED);
     // Authentication Method in DISCONNECT.
     let bytes = frame(0xE0, &[0x00, 0x04, 0x15, 0x00, 0x01, b'm']);
-    let error = DecodeError::PropertyNotAllowed { property: 0x15, packet: "DISCONNECT" };
+    let error = DecodeError::PropertyNotAllowed {
+        property: 0x15,
+        packet: "DISCONNECT",
+    };
     assert_malformed(V5C, &bytes, error, MALFORMED);
 }
 
@@ -191,7 +317,12 @@ fn property_not_allowed_in_the_packet_is_malformed() {
 fn unknown_property_identifiers_are_malformed() {
     for id in [0x00u8, 0x04, 0x0A, 0x14, 0x2B, 0x7F] {
         let bytes = publish_v5_with(&[id, 0x00]);
-        assert_malformed(V5C, &bytes, DecodeError::UnknownProperty(u32::from(id)), MALFORMED);
+        assert_malformed(
+            V5C,
+            &bytes,
+            DecodeError::UnknownProperty(u32::from(id)),
+            MALFORMED,
+        );
     }
     // An identifier is a Variable Byte Integer (§2.2.2.2): 0x80 0x01 is 128, which is unknown.
     let bytes = publish_v5_with(&[0x80, 0x01, 0x00]);
@@ -202,38 +333,96 @@ fn unknown_property_identifiers_are_malformed() {
 fn forbidden_property_values() {
     // Topic Alias 0: "A Topic Alias of 0 is not permitted" [MQTT-3.3.2-8], answered with 0x94.
     let bytes = publish_v5_with(&[0x23, 0x00, 0x00]);
-    assert_malformed(V5C, &bytes, DecodeError::TopicAliasZero, ReasonCode::TopicAliasInvalid);
+    assert_malformed(
+        V5C,
+        &bytes,
+        DecodeError::TopicAliasZero,
+        ReasonCode::TopicAliasInvalid,
+    );
     // "It is a Protocol Error to include the Receive Maximum value more than once or for it to
     // have the value 0" (§3.1.2.11.3).
     let bytes = connect_v5_with(&[0x21, 0x00, 0x00]);
-    assert_malformed(SERVER, &bytes, DecodeError::InvalidPropertyValue(0x21), PROTOCOL_ERROR);
+    assert_malformed(
+        SERVER,
+        &bytes,
+        DecodeError::InvalidPropertyValue(0x21),
+        PROTOCOL_ERROR,
+    );
     // "It is a Protocol Error to include ... the Maximum Packet Size ... or for it to have the
     // value 0" (§3.1.2.11.4); the same in CONNACK (§3.2.2.3.6).
     let bytes = connect_v5_with(&[0x27, 0x00, 0x00, 0x00, 0x00]);
-    assert_malformed(SERVER, &bytes, DecodeError::InvalidPropertyValue(0x27), PROTOCOL_ERROR);
+    assert_malformed(
+        SERVER,
+        &bytes,
+        DecodeError::InvalidPropertyValue(0x27),
+        PROTOCOL_ERROR,
+    );
     let bytes = connack_v5_with(&[0x27, 0x00, 0x00, 0x00, 0x00]);
-    assert_malformed(V5C, &bytes, DecodeError::InvalidPropertyValue(0x27), PROTOCOL_ERROR);
+    assert_malformed(
+        V5C,
+        &bytes,
+        DecodeError::InvalidPropertyValue(0x27),
+        PROTOCOL_ERROR,
+    );
     // Maximum QoS is 0 or 1 (§3.2.2.3.4).
     for qos in [2u8, 3] {
         let bytes = connack_v5_with(&[0x24, qos]);
-        assert_malformed(V5C, &bytes, DecodeError::InvalidPropertyValue(0x24), PROTOCOL_ERROR);
+        assert_malformed(
+            V5C,
+            &bytes,
+            DecodeError::InvalidPropertyValue(0x24),
+            PROTOCOL_ERROR,
+        );
     }
     // Byte properties holding 0 or 1: Request Problem Information (§3.1.2.11.7), Request
     // Response Information (§3.1.2.11.6), Retain Available (§3.2.2.3.5), Payload Format
     // Indicator (§3.3.2.3.2).
     let bytes = connect_v5_with(&[0x17, 0x02]);
-    assert_malformed(SERVER, &bytes, DecodeError::InvalidPropertyValue(0x17), PROTOCOL_ERROR);
+    assert_malformed(
+        SERVER,
+        &bytes,
+        DecodeError::InvalidPropertyValue(0x17),
+        PROTOCOL_ERROR,
+    );
     let bytes = connect_v5_with(&[0x19, 0xFF]);
-    assert_malformed(SERVER, &bytes, DecodeError::InvalidPropertyValue(0x19), PROTOCOL_ERROR);
+    assert_malformed(
+        SERVER,
+        &bytes,
+        DecodeError::InvalidPropertyValue(0x19),
+        PROTOCOL_ERROR,
+    );
     let bytes = connack_v5_with(&[0x25, 0x02]);
-    assert_malformed(V5C, &bytes, DecodeError::InvalidPropertyValue(0x25), PROTOCOL_ERROR);
+    assert_malformed(
+        V5C,
+        &bytes,
+        DecodeError::InvalidPropertyValue(0x25),
+        PROTOCOL_ERROR,
+    );
     let bytes = publish_v5_with(&[0x01, 0x02]);
-    assert_malformed(V5C, &bytes, DecodeError::InvalidPropertyValue(0x01), PROTOCOL_ERROR);
+    assert_malformed(
+        V5C,
+        &bytes,
+        DecodeError::InvalidPropertyValue(0x01),
+        PROTOCOL_ERROR,
+    );
     // "It is a Protocol Error if the Subscription Identifier has a value of 0" (§3.8.2.1.2).
-    let bytes = frame(0x82, &cat(&[&[0x00, 0x01, 0x02, 0x0B, 0x00, 0x00, 0x01], b"a", &[0x00]]));
-    assert_malformed(V5C, &bytes, DecodeError::InvalidPropertyValue(0x0B), PROTOCOL_ERROR);
+    let bytes = frame(
+        0x82,
+        &cat(&[&[0x00, 0x01, 0x02, 0x0B, 0x00, 0x00, 0x01], b"a", &[0x00]]),
+    );
+    assert_malformed(
+        V5C,
+        &bytes,
+        DecodeError::InvalidPropertyValue(0x0B),
+        PROTOCOL_ERROR,
+    );
     let bytes = publish_v5_with(&[0x0B, 0x00]);
-    assert_malformed(V5C, &bytes, DecodeError::InvalidPropertyValue(0x0B), PROTOCOL_ERROR);
+    assert_malformed(
+        V5C,
+        &bytes,
+        DecodeError::InvalidPropertyValue(0x0B),
+        PROTOCOL_ERROR,
+    );
 }
 
 // UTF-8 Encoded Strings (§1.5.4).
@@ -242,7 +431,12 @@ fn forbidden_property_values() {
 fn invalid_utf8_is_malformed() {
     // [MQTT-1.5.4-1]: ill-formed UTF-8, here a lone continuation byte, an overlong encoding of
     // '/', and an encoded surrogate U+D800.
-    for bad in [&[0x80][..], &[0xC0, 0xAF], &[0xED, 0xA0, 0x80], &[b'a', 0xFF]] {
+    for bad in [
+        &[0x80][..],
+        &[0xC0, 0xAF],
+        &[0xED, 0xA0, 0x80],
+        &[b'a', 0xFF],
+    ] {
         let topic = cat(&[&[0x00, bad.len() as u8], bad]);
         let bytes = frame(0x30, &topic);
         assert_malformed(V3, &bytes, DecodeError::InvalidUtf8, MALFORMED);
@@ -299,7 +493,10 @@ fn qos_3_is_malformed() {
     // Subscription options: [MQTT-3.8.3-4] of 3.1.1 and §3.8.3.1 of 5.0.
     let bytes = frame(0x82, &cat(&[&[0x00, 0x01, 0x00, 0x01], b"a", &[0x03]]));
     assert_malformed(V3, &bytes, DecodeError::InvalidQoS, MALFORMED);
-    let bytes = frame(0x82, &cat(&[&[0x00, 0x01, 0x00, 0x00, 0x01], b"a", &[0x03]]));
+    let bytes = frame(
+        0x82,
+        &cat(&[&[0x00, 0x01, 0x00, 0x00, 0x01], b"a", &[0x03]]),
+    );
     assert_malformed(V5C, &bytes, DecodeError::InvalidQoS, MALFORMED);
 }
 
@@ -308,7 +505,11 @@ fn reserved_connect_flag_is_malformed() {
     // [MQTT-3.1.2-3]: "The Server MUST validate that the reserved flag in the CONNECT packet is
     // set to 0."
     for level in [4, 5] {
-        let rest = if level == 5 { &[0x00, 0x00, 0x00][..] } else { &[0x00, 0x00] };
+        let rest = if level == 5 {
+            &[0x00, 0x00, 0x00][..]
+        } else {
+            &[0x00, 0x00]
+        };
         let bytes = connect_bytes(level, 0b0000_0011, rest);
         assert_malformed(SERVER, &bytes, DecodeError::ReservedConnectFlag, MALFORMED);
     }
@@ -320,7 +521,11 @@ fn fixed_header_flags_of_every_packet_but_publish_are_checked() {
     // 0000; "If invalid flags are received, the receiver MUST close the Network Connection".
     // The flags are checked from the first byte, so the body can be anything.
     for packet_type in (1u8..=15).filter(|&t| t != 3) {
-        let required = if matches!(packet_type, 6 | 8 | 10) { 0b0010 } else { 0 };
+        let required = if matches!(packet_type, 6 | 8 | 10) {
+            0b0010
+        } else {
+            0
+        };
         for flags in (0u8..=15).filter(|&f| f != required) {
             let first = packet_type << 4 | flags;
             let error = DecodeError::InvalidFixedHeaderFlags { packet_type, flags };
@@ -337,32 +542,59 @@ fn fixed_header_flags_of_every_packet_but_publish_are_checked() {
 fn subscribe_and_pubrel_with_flags_0_are_malformed() {
     // SUBSCRIBE [MQTT-3.8.1-1] and PUBREL [MQTT-3.6.1-1] with the reserved bits 0000.
     let subscribe = frame(0x80, &cat(&[&[0x00, 0x01, 0x00, 0x01], b"a", &[0x00]]));
-    let error = DecodeError::InvalidFixedHeaderFlags { packet_type: 8, flags: 0 };
+    let error = DecodeError::InvalidFixedHeaderFlags {
+        packet_type: 8,
+        flags: 0,
+    };
     assert_malformed(V3, &subscribe, error, MALFORMED);
-    let error = DecodeError::InvalidFixedHeaderFlags { packet_type: 6, flags: 0 };
+    let error = DecodeError::InvalidFixedHeaderFlags {
+        packet_type: 6,
+        flags: 0,
+    };
     assert_malformed(V5C, &[0x60, 0x02, 0x00, 0x01], error, MALFORMED);
 }
 
 #[test]
 fn reserved_subscription_option_bits_are_malformed() {
-    // 3.1.1 [MQTT-3-8.3-4]: the upper six bits of the Requested QoS byte are reserved; No Local
+    // 3.1.1 [MQTT-3.8.3-4]: the upper six bits of the Requested QoS byte are reserved; No Local
     // (bit 2) does not exist there.
     for options in [0b0000_0100u8, 0b1000_0000, 0b0001_0001] {
         let bytes = frame(0x82, &cat(&[&[0x00, 0x01, 0x00, 0x01], b"a", &[options]]));
-        assert_malformed(V3, &bytes, DecodeError::ReservedSubscriptionOptions, MALFORMED);
+        assert_malformed(
+            V3,
+            &bytes,
+            DecodeError::ReservedSubscriptionOptions,
+            MALFORMED,
+        );
     }
     // 5.0 [MQTT-3.8.3-5]: bits 6 and 7 are reserved.
     for options in [0b0100_0000u8, 0b1000_0001] {
-        let bytes = frame(0x82, &cat(&[&[0x00, 0x01, 0x00, 0x00, 0x01], b"a", &[options]]));
-        assert_malformed(V5C, &bytes, DecodeError::ReservedSubscriptionOptions, MALFORMED);
+        let bytes = frame(
+            0x82,
+            &cat(&[&[0x00, 0x01, 0x00, 0x00, 0x01], b"a", &[options]]),
+        );
+        assert_malformed(
+            V5C,
+            &bytes,
+            DecodeError::ReservedSubscriptionOptions,
+            MALFORMED,
+        );
     }
 }
 
 #[test]
 fn retain_handling_3_is_a_protocol_error() {
     // §3.8.3.1: "It is a Protocol Error to send a Retain Handling value of 3."
-    let bytes = frame(0x82, &cat(&[&[0x00, 0x01, 0x00, 0x00, 0x01], b"a", &[0b0011_0001]]));
-    assert_malformed(V5C, &bytes, DecodeError::InvalidRetainHandling, PROTOCOL_ERROR);
+    let bytes = frame(
+        0x82,
+        &cat(&[&[0x00, 0x01, 0x00, 0x00, 0x01], b"a", &[0b0011_0001]]),
+    );
+    assert_malformed(
+        V5C,
+        &bytes,
+        DecodeError::InvalidRetainHandling,
+        PROTOCOL_ERROR,
+    );
 }
 
 #[test]
@@ -370,7 +602,12 @@ fn dup_on_qos_0_is_malformed() {
     // [MQTT-3.3.1-2]: "The DUP flag MUST be set to 0 for all QoS 0 messages."
     let bytes = frame(0b0011_1000, &cat(&[&[0x00, 0x03], b"a/b"]));
     assert_malformed(V3, &bytes, DecodeError::DupOnQoS0, MALFORMED);
-    assert_malformed(V5C, &frame(0b0011_1001, &[0x00, 0x00, 0x00]), DecodeError::DupOnQoS0, MALFORMED);
+    assert_malformed(
+        V5C,
+        &frame(0b0011_1001, &[0x00, 0x00, 0x00]),
+        DecodeError::DupOnQoS0,
+        MALFORMED,
+    );
 }
 
 #[test]
@@ -407,9 +644,24 @@ fn subscribe_and_unsubscribe_without_filters_are_a_protocol_error() {
 fn acknowledgements_without_reason_codes_are_malformed() {
     // A SUBACK "contains a list of return codes" (§3.9.3), an UNSUBACK 5.0 one Reason Code per
     // Topic Filter (§3.11.3); a list of none cannot answer a SUBSCRIBE.
-    assert_malformed(V3, &[0x90, 0x02, 0x00, 0x01], DecodeError::Truncated, MALFORMED);
-    assert_malformed(V5C, &[0x90, 0x03, 0x00, 0x01, 0x00], DecodeError::Truncated, MALFORMED);
-    assert_malformed(V5C, &[0xB0, 0x03, 0x00, 0x01, 0x00], DecodeError::Truncated, MALFORMED);
+    assert_malformed(
+        V3,
+        &[0x90, 0x02, 0x00, 0x01],
+        DecodeError::Truncated,
+        MALFORMED,
+    );
+    assert_malformed(
+        V5C,
+        &[0x90, 0x03, 0x00, 0x01, 0x00],
+        DecodeError::Truncated,
+        MALFORMED,
+    );
+    assert_malformed(
+        V5C,
+        &[0xB0, 0x03, 0x00, 0x01, 0x00],
+        DecodeError::Truncated,
+        MALFORMED,
+    );
 }
 
 // CONNECT (§3.1).
@@ -420,7 +672,11 @@ fn will_qos_or_retain_without_will_flag_are_malformed() {
     // Retain MUST be 0.
     for flags in [0b0000_1010u8, 0b0001_0010, 0b0010_0010] {
         for level in [4u8, 5] {
-            let rest = if level == 5 { &[0x00, 0x00, 0x00][..] } else { &[0x00, 0x00] };
+            let rest = if level == 5 {
+                &[0x00, 0x00, 0x00][..]
+            } else {
+                &[0x00, 0x00]
+            };
             let bytes = connect_bytes(level, flags, rest);
             assert_malformed(SERVER, &bytes, DecodeError::WillFlagsWithoutWill, MALFORMED);
         }
@@ -432,10 +688,20 @@ fn password_without_user_name_is_a_protocol_error_in_3_1_1_only() {
     // 3.1.1 [MQTT-3.1.2-22]: "If the User Name Flag is set to 0, the Password Flag MUST be set
     // to 0." 5.0 lifted that rule (§3.1.2.9); the fixture `connect_v5_password_only` has one.
     let bytes = connect_bytes(4, 0b0100_0010, &[0x00, 0x00, 0x00, 0x02, b'p', b'w']);
-    assert_malformed(SERVER, &bytes, DecodeError::PasswordWithoutUserName, PROTOCOL_ERROR);
+    assert_malformed(
+        SERVER,
+        &bytes,
+        DecodeError::PasswordWithoutUserName,
+        PROTOCOL_ERROR,
+    );
     let bytes = connect_bytes(5, 0b0100_0010, &[0x00, 0x00, 0x00, 0x00, 0x02, b'p', b'w']);
-    let Packet::Connect(c) = decode_one(SERVER, &bytes).unwrap() else { panic!("not CONNECT") };
-    assert_eq!((c.username, c.password.as_deref()), (None, Some(&b"pw"[..])));
+    let Packet::Connect(c) = decode_one(SERVER, &bytes).unwrap() else {
+        panic!("not CONNECT")
+    };
+    assert_eq!(
+        (c.username, c.password.as_deref()),
+        (None, Some(&b"pw"[..]))
+    );
 }
 
 #[test]
@@ -443,18 +709,44 @@ fn unsupported_protocol_versions_and_names() {
     let unsupported = ReasonCode::UnsupportedProtocolVersion;
     // MQTT 3.1's "MQIsdp" at level 3 is refused as an unsupported version (§3.1.2.2), so that
     // the server can answer with a CONNACK the client understands.
-    let mqisdp = frame(0x10, &cat(&[&[0x00, 0x06], b"MQIsdp", &[0x03, 0x02, 0x00, 0x3C, 0x00, 0x00]]));
-    assert_malformed(SERVER, &mqisdp, DecodeError::UnsupportedProtocolLevel(3), unsupported);
+    let mqisdp = frame(
+        0x10,
+        &cat(&[
+            &[0x00, 0x06],
+            b"MQIsdp",
+            &[0x03, 0x02, 0x00, 0x3C, 0x00, 0x00],
+        ]),
+    );
+    assert_malformed(
+        SERVER,
+        &mqisdp,
+        DecodeError::UnsupportedProtocolLevel(3),
+        unsupported,
+    );
     // Levels other than 4 and 5 [MQTT-3.1.2-2].
     for level in [0u8, 3, 6, 0xFF] {
         let bytes = connect_bytes(level, 0x02, &[0x00, 0x00, 0x00]);
-        assert_malformed(SERVER, &bytes, DecodeError::UnsupportedProtocolLevel(level), unsupported);
+        assert_malformed(
+            SERVER,
+            &bytes,
+            DecodeError::UnsupportedProtocolLevel(level),
+            unsupported,
+        );
     }
     // Any name but "MQTT" [MQTT-3.1.2-1].
     for name in [&b"MQTX"[..], b"mqtt", b"MQTT\0", b""] {
-        let body = cat(&[&[0x00, name.len() as u8], name, &[0x04, 0x02, 0x00, 0x3C, 0x00, 0x00]]);
+        let body = cat(&[
+            &[0x00, name.len() as u8],
+            name,
+            &[0x04, 0x02, 0x00, 0x3C, 0x00, 0x00],
+        ]);
         let bytes = frame(0x10, &body);
-        assert_malformed(SERVER, &bytes, DecodeError::UnsupportedProtocolName, unsupported);
+        assert_malformed(
+            SERVER,
+            &bytes,
+            DecodeError::UnsupportedProtocolName,
+            unsupported,
+        );
     }
 }
 
@@ -468,7 +760,10 @@ fn server_decoder_learns_no_version_from_an_unsupported_connect() {
     // it can be encoded in the client's version.
     let mut decoder = Decoder::server(MAX);
     let mut buf = BytesMut::from(&connect_bytes(5, 0x03, &[0x00, 0x00, 0x00])[..]);
-    assert_eq!(decoder.decode(&mut buf), Err(DecodeError::ReservedConnectFlag));
+    assert_eq!(
+        decoder.decode(&mut buf),
+        Err(DecodeError::ReservedConnectFlag)
+    );
     assert_eq!(decoder.version(), Some(V5));
 }
 
@@ -486,26 +781,81 @@ fn first_packet_must_be_connect() {
 fn trailing_bytes_are_malformed() {
     // A length prefix and the content disagree: the Remaining Length covers more than the
     // packet's fields.
-    assert_malformed(V3, &[0xC0, 0x01, 0x00], DecodeError::TrailingBytes(1), MALFORMED);
-    assert_malformed(V5C, &[0xD0, 0x02, 0x00, 0x00], DecodeError::TrailingBytes(2), MALFORMED);
-    assert_malformed(V3, &[0x40, 0x03, 0x00, 0x0A, 0x00], DecodeError::TrailingBytes(1), MALFORMED);
-    assert_malformed(V3, &[0x20, 0x03, 0x00, 0x00, 0x00], DecodeError::TrailingBytes(1), MALFORMED);
-    assert_malformed(V3, &[0xE0, 0x01, 0x00], DecodeError::TrailingBytes(1), MALFORMED);
-    assert_malformed(V3, &[0xB0, 0x03, 0x00, 0x0A, 0x00], DecodeError::TrailingBytes(1), MALFORMED);
+    assert_malformed(
+        V3,
+        &[0xC0, 0x01, 0x00],
+        DecodeError::TrailingBytes(1),
+        MALFORMED,
+    );
+    assert_malformed(
+        V5C,
+        &[0xD0, 0x02, 0x00, 0x00],
+        DecodeError::TrailingBytes(2),
+        MALFORMED,
+    );
+    assert_malformed(
+        V3,
+        &[0x40, 0x03, 0x00, 0x0A, 0x00],
+        DecodeError::TrailingBytes(1),
+        MALFORMED,
+    );
+    assert_malformed(
+        V3,
+        &[0x20, 0x03, 0x00, 0x00, 0x00],
+        DecodeError::TrailingBytes(1),
+        MALFORMED,
+    );
+    assert_malformed(
+        V3,
+        &[0xE0, 0x01, 0x00],
+        DecodeError::TrailingBytes(1),
+        MALFORMED,
+    );
+    assert_malformed(
+        V3,
+        &[0xB0, 0x03, 0x00, 0x0A, 0x00],
+        DecodeError::TrailingBytes(1),
+        MALFORMED,
+    );
     let connect = connect_bytes(4, 0x02, &[0x00, 0x00, 0xAA]);
     assert_malformed(SERVER, &connect, DecodeError::TrailingBytes(1), MALFORMED);
     // 5.0: after the properties of an acknowledgement, of DISCONNECT and of AUTH.
-    assert_malformed(V5C, &[0x40, 0x05, 0x00, 0x0A, 0x00, 0x00, 0xAA], DecodeError::TrailingBytes(1), MALFORMED);
-    assert_malformed(V5C, &[0xE0, 0x03, 0x00, 0x00, 0xAA], DecodeError::TrailingBytes(1), MALFORMED);
-    assert_malformed(V5C, &[0xF0, 0x03, 0x00, 0x00, 0xAA], DecodeError::TrailingBytes(1), MALFORMED);
+    assert_malformed(
+        V5C,
+        &[0x40, 0x05, 0x00, 0x0A, 0x00, 0x00, 0xAA],
+        DecodeError::TrailingBytes(1),
+        MALFORMED,
+    );
+    assert_malformed(
+        V5C,
+        &[0xE0, 0x03, 0x00, 0x00, 0xAA],
+        DecodeError::TrailingBytes(1),
+        MALFORMED,
+    );
+    assert_malformed(
+        V5C,
+        &[0xF0, 0x03, 0x00, 0x00, 0xAA],
+        DecodeError::TrailingBytes(1),
+        MALFORMED,
+    );
 }
 
 #[test]
 fn truncated_fixed_length_fields_are_malformed() {
     assert_malformed(V3, &[0x40, 0x01, 0x00], DecodeError::Truncated, MALFORMED);
     assert_malformed(V3, &[0x20, 0x01, 0x00], DecodeError::Truncated, MALFORMED);
-    assert_malformed(V5C, &[0x20, 0x02, 0x00, 0x00], DecodeError::Truncated, MALFORMED);
-    assert_malformed(SERVER, &frame(0x10, &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04]), DecodeError::Truncated, MALFORMED);
+    assert_malformed(
+        V5C,
+        &[0x20, 0x02, 0x00, 0x00],
+        DecodeError::Truncated,
+        MALFORMED,
+    );
+    assert_malformed(
+        SERVER,
+        &frame(0x10, &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04]),
+        DecodeError::Truncated,
+        MALFORMED,
+    );
 }
 
 #[test]
@@ -515,8 +865,12 @@ fn auth_does_not_exist_in_3_1_1() {
     assert_malformed(V3, &[0xF0, 0x00], error.clone(), MALFORMED);
     // The same after a 3.1.1 CONNECT on a server decoder.
     let mut decoder = Decoder::server(MAX);
-    let mut buf = BytesMut::from(&cat(&[&connect_bytes(4, 0x02, &[0x00, 0x00]), &[0xF0, 0x00]])[..]);
-    assert!(matches!(decoder.decode(&mut buf), Ok(Some(Packet::Connect(_)))));
+    let mut buf =
+        BytesMut::from(&cat(&[&connect_bytes(4, 0x02, &[0x00, 0x00]), &[0xF0, 0x00]])[..]);
+    assert!(matches!(
+        decoder.decode(&mut buf),
+        Ok(Some(Packet::Connect(_)))
+    ));
     assert_eq!(decoder.decode(&mut buf), Err(error));
 }
 
@@ -524,22 +878,42 @@ fn auth_does_not_exist_in_3_1_1() {
 fn packet_type_0_is_reserved() {
     // §2.1.2, Table 2-1: 0 is Reserved.
     for version in [SERVER, V3, V5C] {
-        assert_malformed(version, &[0x00, 0x00], DecodeError::ReservedPacketType(0), MALFORMED);
+        assert_malformed(
+            version,
+            &[0x00, 0x00],
+            DecodeError::ReservedPacketType(0),
+            MALFORMED,
+        );
     }
 }
 
 #[test]
 fn reserved_connack_flags_are_malformed() {
     // [MQTT-3.2.2-1]: bits 7-1 of the Connect Acknowledge Flags are reserved and set to 0.
-    assert_malformed(V3, &[0x20, 0x02, 0x02, 0x00], DecodeError::ReservedConnAckFlags, MALFORMED);
-    assert_malformed(V5C, &[0x20, 0x03, 0x80, 0x00, 0x00], DecodeError::ReservedConnAckFlags, MALFORMED);
+    assert_malformed(
+        V3,
+        &[0x20, 0x02, 0x02, 0x00],
+        DecodeError::ReservedConnAckFlags,
+        MALFORMED,
+    );
+    assert_malformed(
+        V5C,
+        &[0x20, 0x03, 0x80, 0x00, 0x00],
+        DecodeError::ReservedConnAckFlags,
+        MALFORMED,
+    );
 }
 
 #[test]
 fn partial_packets_wait_for_more_bytes() {
     // Nothing, a first byte alone, a Remaining Length still continuing, and a body not yet
     // complete all ask for more bytes and leave the buffer as it was.
-    for partial in [&[][..], &[0x30], &[0x30, 0x80], &[0x30, 0x05, 0x00, 0x03, b'a']] {
+    for partial in [
+        &[][..],
+        &[0x30],
+        &[0x30, 0x80],
+        &[0x30, 0x05, 0x00, 0x03, b'a'],
+    ] {
         let mut decoder = Decoder::new(V311, MAX);
         let mut buf = BytesMut::from(partial);
         assert_eq!(decoder.decode(&mut buf), Ok(None));

@@ -20,7 +20,9 @@ const PUBACK: &[u8] = &[0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99];
 /// §3.6.2.1, Table 3-6 (PUBREL) and §3.7.2.1, Table 3-7 (PUBCOMP).
 const PUBREL: &[u8] = &[0x00, 0x92];
 /// §3.9.3, Table 3-8: Subscribe Reason Codes.
-const SUBACK: &[u8] = &[0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2];
+const SUBACK: &[u8] = &[
+    0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2,
+];
 /// §3.11.3, Table 3-9: Unsubscribe Reason Codes.
 const UNSUBACK: &[u8] = &[0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91];
 /// §3.14.2.1, Table 3-10: Disconnect Reason Code values.
@@ -59,10 +61,30 @@ fn cases() -> Vec<Case> {
                 other => panic!("{other:?}"),
             },
         },
-        Case { packet: "PUBACK", allowed: PUBACK, bytes: |c| vec![0x40, 0x03, 0x00, 0x01, c], reason: ack_reason },
-        Case { packet: "PUBREC", allowed: PUBACK, bytes: |c| vec![0x50, 0x03, 0x00, 0x01, c], reason: ack_reason },
-        Case { packet: "PUBREL", allowed: PUBREL, bytes: |c| vec![0x62, 0x03, 0x00, 0x01, c], reason: ack_reason },
-        Case { packet: "PUBCOMP", allowed: PUBREL, bytes: |c| vec![0x70, 0x03, 0x00, 0x01, c], reason: ack_reason },
+        Case {
+            packet: "PUBACK",
+            allowed: PUBACK,
+            bytes: |c| vec![0x40, 0x03, 0x00, 0x01, c],
+            reason: ack_reason,
+        },
+        Case {
+            packet: "PUBREC",
+            allowed: PUBACK,
+            bytes: |c| vec![0x50, 0x03, 0x00, 0x01, c],
+            reason: ack_reason,
+        },
+        Case {
+            packet: "PUBREL",
+            allowed: PUBREL,
+            bytes: |c| vec![0x62, 0x03, 0x00, 0x01, c],
+            reason: ack_reason,
+        },
+        Case {
+            packet: "PUBCOMP",
+            allowed: PUBREL,
+            bytes: |c| vec![0x70, 0x03, 0x00, 0x01, c],
+            reason: ack_reason,
+        },
         Case {
             packet: "SUBACK",
             allowed: SUBACK,
@@ -116,7 +138,13 @@ fn each_packet_accepts_exactly_the_reason_codes_of_its_table() {
                 assert_eq!(expected.as_u8(), code);
             } else {
                 let error = decode_err(v5, &bytes);
-                assert_eq!(error, DecodeError::InvalidReasonCode { code, packet: case.packet });
+                assert_eq!(
+                    error,
+                    DecodeError::InvalidReasonCode {
+                        code,
+                        packet: case.packet
+                    }
+                );
                 assert_eq!(error.reason_code(), ReasonCode::MalformedPacket);
             }
         }
@@ -126,9 +154,14 @@ fn each_packet_accepts_exactly_the_reason_codes_of_its_table() {
 #[test]
 fn every_reason_code_of_table_2_6_is_accepted_by_some_packet() {
     // §2.4, Table 2-6 lists 43 distinct values; each must be accepted by at least one packet.
-    let accepted: BTreeSet<u8> = cases().iter().flat_map(|c| c.allowed.iter().copied()).collect();
+    let accepted: BTreeSet<u8> = cases()
+        .iter()
+        .flat_map(|c| c.allowed.iter().copied())
+        .collect();
     assert_eq!(accepted.len(), 43);
-    let defined: BTreeSet<u8> = (0..=u8::MAX).filter(|&v| ReasonCode::from_u8(v).is_some()).collect();
+    let defined: BTreeSet<u8> = (0..=u8::MAX)
+        .filter(|&v| ReasonCode::from_u8(v).is_some())
+        .collect();
     assert_eq!(accepted, defined);
 }
 
@@ -148,14 +181,22 @@ fn v311_connack_return_codes() {
         let bytes = [0x20, 0x02, 0x00, code];
         match expected.get(usize::from(code)) {
             Some(&reason) => {
-                let Packet::ConnAck(c) = decode_one(v3, &bytes).unwrap() else { panic!() };
+                let Packet::ConnAck(c) = decode_one(v3, &bytes).unwrap() else {
+                    panic!()
+                };
                 assert_eq!(c.reason_code, reason);
                 // And the 5.0 code encodes back to the 3.1.1 return code.
                 assert_eq!(reason.to_v3_connack_code(), code);
             }
             None => {
                 let error = decode_err(v3, &bytes);
-                assert_eq!(error, DecodeError::InvalidReasonCode { code, packet: "CONNACK" });
+                assert_eq!(
+                    error,
+                    DecodeError::InvalidReasonCode {
+                        code,
+                        packet: "CONNACK"
+                    }
+                );
             }
         }
     }
@@ -169,11 +210,19 @@ fn v311_suback_return_codes() {
     for code in 0..=u8::MAX {
         let bytes = [0x90, 0x03, 0x00, 0x01, code];
         if matches!(code, 0x00 | 0x01 | 0x02 | 0x80) {
-            let Packet::SubAck(s) = decode_one(v3, &bytes).unwrap() else { panic!() };
+            let Packet::SubAck(s) = decode_one(v3, &bytes).unwrap() else {
+                panic!()
+            };
             assert_eq!(s.reason_codes[0].as_u8(), code);
         } else {
             let error = decode_err(v3, &bytes);
-            assert_eq!(error, DecodeError::InvalidReasonCode { code, packet: "SUBACK" });
+            assert_eq!(
+                error,
+                DecodeError::InvalidReasonCode {
+                    code,
+                    packet: "SUBACK"
+                }
+            );
         }
     }
 }
@@ -184,13 +233,26 @@ fn v5_errors_are_sent_to_v311_clients_as_their_nearest_code() {
     // one (§3.2.2.3 of 3.1.1), and SUBACK failures all become 0x80 (§3.9.3 of 3.1.1).
     let v3 = ProtocolVersion::V311;
     let connack = Packet::ConnAck(mqtt_codec::ConnAck::new(false, ReasonCode::Banned));
-    assert_eq!(crate::common::encode(&connack, v3), [0x20, 0x02, 0x00, 0x05]);
+    assert_eq!(
+        crate::common::encode(&connack, v3),
+        [0x20, 0x02, 0x00, 0x05]
+    );
     let connack = Packet::ConnAck(mqtt_codec::ConnAck::new(false, ReasonCode::ServerBusy));
-    assert_eq!(crate::common::encode(&connack, v3), [0x20, 0x02, 0x00, 0x03]);
+    assert_eq!(
+        crate::common::encode(&connack, v3),
+        [0x20, 0x02, 0x00, 0x03]
+    );
     let suback = Packet::SubAck(mqtt_codec::SubAck {
         packet_id: crate::common::pid(1),
         properties: Default::default(),
-        reason_codes: vec![ReasonCode::GrantedQoS1, ReasonCode::NotAuthorized, ReasonCode::QuotaExceeded],
+        reason_codes: vec![
+            ReasonCode::GrantedQoS1,
+            ReasonCode::NotAuthorized,
+            ReasonCode::QuotaExceeded,
+        ],
     });
-    assert_eq!(crate::common::encode(&suback, v3), [0x90, 0x05, 0x00, 0x01, 0x01, 0x80, 0x80]);
+    assert_eq!(
+        crate::common::encode(&suback, v3),
+        [0x90, 0x05, 0x00, 0x01, 0x01, 0x80, 0x80]
+    );
 }
