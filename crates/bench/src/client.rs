@@ -6,8 +6,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use bytes::{BufMut, BytesMut};
 use mqtt_codec::{
-    Ack, Connect, Decoder, MqttString, OutgoingPublish, Packet, PacketId, ProtocolVersion, PublishProperties, QoS,
-    Subscribe, SubscriptionOptions,
+    Ack, Connect, Decoder, MqttString, OutgoingPublish, Packet, PacketId, ProtocolVersion,
+    PublishProperties, QoS, Subscribe, SubscriptionOptions,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -24,7 +24,9 @@ pub(crate) struct Connection {
 }
 
 pub(crate) async fn connect(addr: SocketAddr, client_id: &str) -> anyhow::Result<Connection> {
-    let stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+    let stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
     stream.set_nodelay(true)?;
     let (reader, mut writer) = stream.into_split();
     let mut out = BytesMut::new();
@@ -32,8 +34,12 @@ pub(crate) async fn connect(addr: SocketAddr, client_id: &str) -> anyhow::Result
     connect.keep_alive = 120;
     Packet::Connect(Box::new(connect)).encode(VERSION, &mut out)?;
     writer.write_all(&out).await?;
-    let mut connection =
-        Connection { reader, writer, decoder: Decoder::new(VERSION, 16 << 20), rbuf: BytesMut::with_capacity(64 * 1024) };
+    let mut connection = Connection {
+        reader,
+        writer,
+        decoder: Decoder::new(VERSION, 16 << 20),
+        rbuf: BytesMut::with_capacity(64 * 1024),
+    };
     match connection.next_packet().await? {
         Packet::ConnAck(ack) if !ack.reason_code.is_error() => Ok(connection),
         other => bail!("{client_id}: expected CONNACK, got {other:?}"),
@@ -70,7 +76,13 @@ impl Connection {
 
 /// The payload header: publisher index, sequence number, send time in nanoseconds since the
 /// run's epoch (16 bytes, the smallest payload of the scenarios).
-pub(crate) fn write_payload(buf: &mut BytesMut, publisher: u32, sequence: u32, epoch: Instant, size: usize) {
+pub(crate) fn write_payload(
+    buf: &mut BytesMut,
+    publisher: u32,
+    sequence: u32,
+    epoch: Instant,
+    size: usize,
+) {
     let sent = epoch.elapsed().as_nanos() as u64;
     buf.put_u32(publisher);
     buf.put_u32(sequence);
@@ -83,9 +95,18 @@ pub(crate) fn read_payload(payload: &[u8]) -> Option<(u32, u32, u64)> {
     let publisher = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
     let sequence = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
     let sent = u64::from_be_bytes([
-        header[8], header[9], header[10], header[11], header[12], header[13], header[14], header[15],
+        header[8], header[9], header[10], header[11], header[12], header[13], header[14],
+        header[15],
     ]);
     Some((publisher, sequence, sent))
+}
+
+/// What a publisher stamps on each message.
+pub(crate) struct Stamp {
+    pub(crate) publisher: u32,
+    pub(crate) sequence: u32,
+    pub(crate) epoch: Instant,
+    pub(crate) size: usize,
 }
 
 /// Encodes one PUBLISH whose payload is built in `scratch`.
@@ -95,13 +116,16 @@ pub(crate) fn encode_publish(
     topic: &[u8],
     qos: QoS,
     packet_id: Option<PacketId>,
-    publisher: u32,
-    sequence: u32,
-    epoch: Instant,
-    size: usize,
+    stamp: Stamp,
 ) -> anyhow::Result<()> {
     scratch.clear();
-    write_payload(scratch, publisher, sequence, epoch, size);
+    write_payload(
+        scratch,
+        stamp.publisher,
+        stamp.sequence,
+        stamp.epoch,
+        stamp.size,
+    );
     let properties = PublishProperties::default();
     OutgoingPublish {
         dup: false,

@@ -16,7 +16,11 @@ pub struct Histogram {
 
 impl Default for Histogram {
     fn default() -> Self {
-        Histogram { counts: vec![0; SUB_BUCKETS * MAGNITUDES], total: 0, max: 0 }
+        Histogram {
+            counts: vec![0; SUB_BUCKETS * MAGNITUDES],
+            total: 0,
+            max: 0,
+        }
     }
 }
 

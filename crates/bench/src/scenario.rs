@@ -67,11 +67,49 @@ impl Scenario {
         };
         vec![
             s("a:1-1-qos0-16B", Topology::Pairs, 1, 1, QoS::AtMostOnce, 16),
-            s("b:1-1-qos1-16B", Topology::Pairs, 1, 1, QoS::AtLeastOnce, 16),
-            s("c:50-50-qos1-16B", Topology::Pairs, 50, 50, QoS::AtLeastOnce, 16),
-            Scenario { rate: Some(5_000), ..s("d:100-1-qos0-16B@500k", Topology::FanIn, 100, 1, QoS::AtMostOnce, 16) },
-            s("e:1-200-qos0-256B", Topology::FanOut, 1, 200, QoS::AtMostOnce, 256),
-            s("f:10-10-qos1-1KiB", Topology::Pairs, 10, 10, QoS::AtLeastOnce, 1024),
+            s(
+                "b:1-1-qos1-16B",
+                Topology::Pairs,
+                1,
+                1,
+                QoS::AtLeastOnce,
+                16,
+            ),
+            s(
+                "c:50-50-qos1-16B",
+                Topology::Pairs,
+                50,
+                50,
+                QoS::AtLeastOnce,
+                16,
+            ),
+            Scenario {
+                rate: Some(5_000),
+                ..s(
+                    "d:100-1-qos0-16B@500k",
+                    Topology::FanIn,
+                    100,
+                    1,
+                    QoS::AtMostOnce,
+                    16,
+                )
+            },
+            s(
+                "e:1-200-qos0-256B",
+                Topology::FanOut,
+                1,
+                200,
+                QoS::AtMostOnce,
+                256,
+            ),
+            s(
+                "f:10-10-qos1-1KiB",
+                Topology::Pairs,
+                10,
+                10,
+                QoS::AtLeastOnce,
+                1024,
+            ),
         ]
     }
 
@@ -154,12 +192,18 @@ struct PublisherStats {
 
 /// Runs `scenario` against the broker at `target` and reports what it measured.
 pub async fn run(target: SocketAddr, scenario: &Scenario) -> anyhow::Result<Report> {
-    let tag = format!("{}-{}", std::process::id(), Instant::now().elapsed().as_nanos() ^ rand_tag());
+    let tag = format!(
+        "{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos() ^ rand_tag()
+    );
     let epoch = Instant::now();
     let mut subscribers = Vec::with_capacity(scenario.subscribers);
     for s in 0..scenario.subscribers {
         let mut connection = client::connect(target, &format!("bench-{tag}-sub-{s}")).await?;
-        connection.subscribe(&scenario.subscribe_filter(&tag, s), scenario.qos).await?;
+        connection
+            .subscribe(&scenario.subscribe_filter(&tag, s), scenario.qos)
+            .await?;
         subscribers.push(connection);
     }
     let mut publishers = Vec::with_capacity(scenario.publishers);
@@ -182,14 +226,18 @@ pub async fn run(target: SocketAddr, scenario: &Scenario) -> anyhow::Result<Repo
         let shared = shared.clone();
         let sources = scenario.sources(s);
         let publishers = scenario.publishers;
-        sub_tasks.push(tokio::spawn(subscribe_loop(connection, shared, sources, publishers)));
+        sub_tasks.push(tokio::spawn(subscribe_loop(
+            connection, shared, sources, publishers,
+        )));
     }
     let mut pub_tasks = Vec::new();
     for (p, connection) in publishers.into_iter().enumerate() {
         let shared = shared.clone();
         let topic = scenario.publish_topic(&tag, p);
         let scenario = scenario.clone();
-        pub_tasks.push(tokio::spawn(publish_loop(connection, shared, topic, p as u32, scenario)));
+        pub_tasks.push(tokio::spawn(publish_loop(
+            connection, shared, topic, p as u32, scenario,
+        )));
     }
 
     // Measure, then stop the publishers and let the subscribers drain.
@@ -237,7 +285,12 @@ pub async fn run(target: SocketAddr, scenario: &Scenario) -> anyhow::Result<Repo
         scenario: scenario.name.clone(),
         delivered_per_sec: delivered_in_window as f64 / seconds,
         published_per_sec: published_in_window as f64 / seconds,
-        latency: [histogram.quantile(0.5), histogram.quantile(0.99), histogram.quantile(0.999), histogram.quantile(1.0)],
+        latency: [
+            histogram.quantile(0.5),
+            histogram.quantile(0.99),
+            histogram.quantile(0.999),
+            histogram.quantile(1.0),
+        ],
         sent: sent_by.iter().sum(),
         expected,
         received,
@@ -247,7 +300,9 @@ pub async fn run(target: SocketAddr, scenario: &Scenario) -> anyhow::Result<Repo
 }
 
 fn rand_tag() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 async fn subscribe_loop(
@@ -273,11 +328,15 @@ async fn subscribe_loop(
                 Ok(None) => break,
                 Err(e) => return Err(e.into()),
             };
-            let Packet::Publish(publish) = packet else { continue };
+            let Packet::Publish(publish) = packet else {
+                continue;
+            };
             if let Some(id) = publish.packet_id {
                 client::encode_puback(&mut acks, id);
             }
-            let Some((publisher, sequence, sent)) = client::read_payload(&publish.payload) else { continue };
+            let Some((publisher, sequence, sent)) = client::read_payload(&publish.payload) else {
+                continue;
+            };
             let now = shared.now();
             let p = publisher as usize;
             if p >= publishers {
@@ -320,7 +379,11 @@ async fn publish_loop(
     publisher: u32,
     scenario: Scenario,
 ) -> anyhow::Result<PublisherStats> {
-    let window = Arc::new(Semaphore::new(if scenario.qos == QoS::AtMostOnce { 0 } else { scenario.window }));
+    let window = Arc::new(Semaphore::new(if scenario.qos == QoS::AtMostOnce {
+        0
+    } else {
+        scenario.window
+    }));
     // Acknowledgements come back on the read half, which a task of its own drains.
     let acker = {
         let window = window.clone();
@@ -342,7 +405,10 @@ async fn publish_loop(
             }
         })
     };
-    let mut stats = PublisherStats { sent: 0, in_window: 0 };
+    let mut stats = PublisherStats {
+        sent: 0,
+        in_window: 0,
+    };
     let mut out = BytesMut::with_capacity(64 * 1024);
     let mut scratch = BytesMut::with_capacity(scenario.payload.max(16));
     let mut packet_id = PacketId::new(1).context("packet id")?;
@@ -381,10 +447,12 @@ async fn publish_loop(
                 topic.as_bytes(),
                 scenario.qos,
                 id,
-                publisher,
-                stats.sent as u32,
-                shared.epoch,
-                scenario.payload,
+                client::Stamp {
+                    publisher,
+                    sequence: stats.sent as u32,
+                    epoch: shared.epoch,
+                    size: scenario.payload,
+                },
             )?;
             stats.sent += 1;
         }

@@ -50,7 +50,10 @@ impl ClientCertificate {
     /// Wraps a DER certificate and computes its id.
     pub fn from_der(der: &[u8]) -> Self {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
-        ClientCertificate { certificate_id: hex::encode(digest.as_ref()), der: Arc::from(der) }
+        ClientCertificate {
+            certificate_id: hex::encode(digest.as_ref()),
+            der: Arc::from(der),
+        }
     }
 }
 

@@ -28,7 +28,9 @@ pub type BrokerHandle = Broker;
 impl Broker {
     /// A broker with no listeners yet.
     pub fn new(config: BrokerConfig, authorizer: Arc<dyn Authorizer>) -> Broker {
-        Broker { core: Core::new(config, authorizer) }
+        Broker {
+            core: Core::new(config, authorizer),
+        }
     }
 
     /// The configuration.
@@ -47,11 +49,17 @@ impl Broker {
     }
 
     /// Binds MQTT over TLS on `addr` with `tls` and serves it; returns the bound address.
-    pub async fn listen_tls(&self, addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> io::Result<SocketAddr> {
+    pub async fn listen_tls(
+        &self,
+        addr: SocketAddr,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> io::Result<SocketAddr> {
         let listener = TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         let core = self.core.clone();
-        self.core.tasks.spawn(accept_loop(core, listener, Some(TlsAcceptor::from(tls))));
+        self.core
+            .tasks
+            .spawn(accept_loop(core, listener, Some(TlsAcceptor::from(tls))));
         info!(message = "MQTT over TLS listening.", address = %local);
         Ok(local)
     }
@@ -64,18 +72,41 @@ impl Broker {
         if self.core.shutdown.is_cancelled() {
             return;
         }
-        let principal = Principal { listener: ListenerKind::WebSocket, remote_addr, certificate: None };
+        let principal = Principal {
+            listener: ListenerKind::WebSocket,
+            remote_addr,
+            certificate: None,
+        };
         let core = self.core.clone();
-        let _ = self.core.tasks.spawn(connection::serve(core, stream, principal)).await;
+        let _ = self
+            .core
+            .tasks
+            .spawn(connection::serve(core, stream, principal))
+            .await;
     }
 
     /// The broker's metrics in the Prometheus text format.
     pub fn render_metrics(&self) -> String {
         let mut out = String::with_capacity(4096);
         self.core.metrics.render(&mut out);
-        render_gauge(&mut out, "sessions", "Sessions, online and offline.", self.core.sessions.len() as u64);
-        render_gauge(&mut out, "subscriptions", "Subscriptions in the index.", self.core.router.subscription_count() as u64);
-        render_gauge(&mut out, "retained_messages", "Retained messages stored.", self.core.retained.len() as u64);
+        render_gauge(
+            &mut out,
+            "sessions",
+            "Sessions, online and offline.",
+            self.core.sessions.len() as u64,
+        );
+        render_gauge(
+            &mut out,
+            "subscriptions",
+            "Subscriptions in the index.",
+            self.core.router.subscription_count() as u64,
+        );
+        render_gauge(
+            &mut out,
+            "retained_messages",
+            "Retained messages stored.",
+            self.core.retained.len() as u64,
+        );
         out
     }
 
@@ -89,7 +120,10 @@ impl Broker {
     pub async fn shutdown(&self) {
         self.core.shutdown.cancel();
         self.core.tasks.close();
-        if tokio::time::timeout(self.core.config.shutdown_grace, self.core.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(self.core.config.shutdown_grace, self.core.tasks.wait())
+            .await
+            .is_err()
+        {
             warn!(message = "Connections still open after the shutdown grace period.");
         }
         for session in self.core.sessions.drain() {
@@ -124,7 +158,11 @@ async fn accept_loop(core: Arc<Core>, listener: TcpListener, tls: Option<TlsAcce
         let core_for_task = core.clone();
         match &tls {
             None => {
-                let principal = Principal { listener: ListenerKind::Tcp, remote_addr, certificate: None };
+                let principal = Principal {
+                    listener: ListenerKind::Tcp,
+                    remote_addr,
+                    certificate: None,
+                };
                 core.tasks.spawn(async move {
                     let (reader, writer) = stream.into_split();
                     connection::serve_split(core_for_task, reader, writer, principal).await;

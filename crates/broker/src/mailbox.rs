@@ -57,7 +57,9 @@ struct Inbox {
 
 impl Inbox {
     fn has_space(&self, max_messages: usize, max_bytes: usize) -> bool {
-        self.closed || !self.online || (self.queue.len() <= max_messages / 4 && self.bytes <= max_bytes / 4)
+        self.closed
+            || !self.online
+            || (self.queue.len() <= max_messages / 4 && self.bytes <= max_bytes / 4)
     }
 }
 
@@ -110,8 +112,12 @@ impl Mailbox {
         let full = inbox.queue.len() >= self.max_messages
             || (!inbox.queue.is_empty() && inbox.bytes + size > self.max_bytes);
         if full {
+            // Only a connected subscriber can be disconnected: an offline session's overflow
+            // just drops, or the flag would close the client's next connection right after its
+            // CONNACK, for messages lost before it even connected.
             let wake = delivery.qos != QoS::AtMostOnce
                 && self.overflow == QueueOverflow::Disconnect
+                && inbox.online
                 && !std::mem::replace(&mut inbox.overflowed, true);
             drop(inbox);
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -152,14 +158,18 @@ impl Mailbox {
         let mut inbox = self.inbox.lock();
         let mut taken = 0;
         while taken < max {
-            let Some(front) = inbox.queue.front() else { break };
+            let Some(front) = inbox.queue.front() else {
+                break;
+            };
             if front.qos != QoS::AtMostOnce {
                 if *inflight_slots == 0 {
                     break;
                 }
                 *inflight_slots -= 1;
             }
-            let Some(delivery) = inbox.queue.pop_front() else { break };
+            let Some(delivery) = inbox.queue.pop_front() else {
+                break;
+            };
             inbox.bytes -= delivery.message.payload.len();
             out.push(delivery);
             taken += 1;
@@ -210,6 +220,8 @@ impl Mailbox {
         let mut inbox = self.inbox.lock();
         inbox.online = online;
         if !online {
+            // The connection an overflow asked to disconnect is gone already.
+            inbox.overflowed = false;
             // Publishers waiting on this queue would wait for nothing: nobody drains it now.
             self.space.notify_waiters();
             let before = inbox.queue.len();
@@ -288,7 +300,10 @@ mod tests {
     #[test]
     fn offline_sessions_keep_only_qos_1_and_2() {
         let mailbox = Mailbox::new(10, 1 << 20, QueueOverflow::DropNew);
-        assert_eq!(mailbox.push(delivery(QoS::AtMostOnce, b"a")), Err(Rejected::Offline));
+        assert_eq!(
+            mailbox.push(delivery(QoS::AtMostOnce, b"a")),
+            Err(Rejected::Offline)
+        );
         assert!(mailbox.push(delivery(QoS::AtLeastOnce, b"b")).is_ok());
         mailbox.set_online(true);
         assert!(mailbox.push(delivery(QoS::AtMostOnce, b"c")).is_ok());
@@ -302,18 +317,34 @@ mod tests {
         mailbox.set_online(true);
         assert!(mailbox.push(delivery(QoS::AtMostOnce, b"1")).is_ok());
         assert!(mailbox.push(delivery(QoS::AtLeastOnce, b"2")).is_ok());
-        assert_eq!(mailbox.push(delivery(QoS::AtMostOnce, b"3")), Err(Rejected::Full));
-        assert_eq!(mailbox.push(delivery(QoS::AtLeastOnce, b"4")), Err(Rejected::Full));
+        assert_eq!(
+            mailbox.push(delivery(QoS::AtMostOnce, b"3")),
+            Err(Rejected::Full)
+        );
+        assert_eq!(
+            mailbox.push(delivery(QoS::AtLeastOnce, b"4")),
+            Err(Rejected::Full)
+        );
         assert_eq!(mailbox.dropped(), 2);
-        assert!(!mailbox.take_overflow(), "DropNew never asks for a disconnect");
+        assert!(
+            !mailbox.take_overflow(),
+            "DropNew never asks for a disconnect"
+        );
     }
 
     #[test]
     fn the_byte_bound_applies_once_something_is_queued() {
         let mailbox = Mailbox::new(100, 4, QueueOverflow::Disconnect);
         mailbox.set_online(true);
-        assert!(mailbox.push(delivery(QoS::AtLeastOnce, b"larger than four")).is_ok());
-        assert_eq!(mailbox.push(delivery(QoS::AtLeastOnce, b"x")), Err(Rejected::Full));
+        assert!(
+            mailbox
+                .push(delivery(QoS::AtLeastOnce, b"larger than four"))
+                .is_ok()
+        );
+        assert_eq!(
+            mailbox.push(delivery(QoS::AtLeastOnce, b"x")),
+            Err(Rejected::Full)
+        );
         assert!(mailbox.take_overflow());
         assert!(!mailbox.take_overflow());
     }
@@ -322,20 +353,44 @@ mod tests {
     fn congestion_is_reported_past_half_and_cleared_below_a_quarter() {
         let mailbox = Mailbox::new(8, 1 << 20, QueueOverflow::DropNew);
         mailbox.set_online(true);
-        let flags: Vec<bool> =
-            (0..5).map(|_| mailbox.push(delivery(QoS::AtMostOnce, b"x")).unwrap().congested).collect();
+        let flags: Vec<bool> = (0..5)
+            .map(|_| {
+                mailbox
+                    .push(delivery(QoS::AtMostOnce, b"x"))
+                    .unwrap()
+                    .congested
+            })
+            .collect();
         assert_eq!(flags, [false, false, false, true, true]);
         mailbox.mark_slow();
-        assert!(!mailbox.push(delivery(QoS::AtMostOnce, b"x")).unwrap().congested, "slow subscribers do not hold publishers");
+        assert!(
+            !mailbox
+                .push(delivery(QoS::AtMostOnce, b"x"))
+                .unwrap()
+                .congested,
+            "slow subscribers do not hold publishers"
+        );
         let mut out = Vec::new();
         let mut slots = 0;
         mailbox.drain(&mut out, 4, &mut slots);
-        assert!(!mailbox.push(delivery(QoS::AtMostOnce, b"x")).unwrap().congested, "still slow above a quarter");
+        assert!(
+            !mailbox
+                .push(delivery(QoS::AtMostOnce, b"x"))
+                .unwrap()
+                .congested,
+            "still slow above a quarter"
+        );
         mailbox.drain(&mut out, 100, &mut slots);
         for _ in 0..3 {
             mailbox.push(delivery(QoS::AtMostOnce, b"x")).unwrap();
         }
-        assert!(mailbox.push(delivery(QoS::AtMostOnce, b"x")).unwrap().congested, "draining clears the slow mark");
+        assert!(
+            mailbox
+                .push(delivery(QoS::AtMostOnce, b"x"))
+                .unwrap()
+                .congested,
+            "draining clears the slow mark"
+        );
     }
 
     #[tokio::test]
@@ -354,14 +409,22 @@ mod tests {
         let mut out = Vec::new();
         let mut slots = 0;
         mailbox.drain(&mut out, 100, &mut slots);
-        tokio::time::timeout(std::time::Duration::from_secs(10), waiter).await.unwrap().unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+            .await
+            .unwrap()
+            .unwrap();
     }
 
     #[test]
     fn drain_stops_at_a_qos1_message_when_the_window_is_full() {
         let mailbox = Mailbox::new(10, 1 << 20, QueueOverflow::DropNew);
         mailbox.set_online(true);
-        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::AtLeastOnce, QoS::AtMostOnce] {
+        for qos in [
+            QoS::AtMostOnce,
+            QoS::AtLeastOnce,
+            QoS::AtLeastOnce,
+            QoS::AtMostOnce,
+        ] {
             mailbox.push(delivery(qos, b"x")).unwrap();
         }
         let mut out = Vec::new();
@@ -372,6 +435,9 @@ mod tests {
         let mut slots = 5;
         out.clear();
         assert!(!mailbox.drain(&mut out, 100, &mut slots));
-        assert_eq!(out.iter().map(|d| d.qos).collect::<Vec<_>>(), [QoS::AtLeastOnce, QoS::AtMostOnce]);
+        assert_eq!(
+            out.iter().map(|d| d.qos).collect::<Vec<_>>(),
+            [QoS::AtLeastOnce, QoS::AtMostOnce]
+        );
     }
 }

@@ -77,7 +77,9 @@ mod tests {
         Metrics::add(&metrics.publish_received_total, 3);
         let mut out = String::new();
         metrics.render(&mut out);
-        assert!(out.contains("# HELP thingd_publish_received_total PUBLISH packets received from clients."));
+        assert!(out.contains(
+            "# HELP thingd_publish_received_total PUBLISH packets received from clients."
+        ));
         assert!(out.contains("# TYPE thingd_publish_received_total counter"));
         assert!(out.contains("\nthingd_publish_received_total 3\n"));
     }

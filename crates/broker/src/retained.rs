@@ -33,7 +33,11 @@ pub struct RetainedStore {
 impl RetainedStore {
     /// An empty store keeping at most `max_messages` topics.
     pub fn new(max_messages: usize) -> Self {
-        RetainedStore { messages: RwLock::new(HashMap::new()), max_messages, refused: AtomicU64::new(0) }
+        RetainedStore {
+            messages: RwLock::new(HashMap::new()),
+            max_messages,
+            refused: AtomicU64::new(0),
+        }
     }
 
     /// Stores, replaces or clears the retained message of `message.topic`.

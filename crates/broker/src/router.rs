@@ -90,25 +90,31 @@ impl Router {
         candidates.clear();
         let congested = &mut scratch.congested;
         let mut outcome = RouteOutcome::default();
-        self.index.for_each_match(&message.topic, |found| match found {
-            Match::Plain { key, value, .. } => {
-                // [MQTT-3.8.3-3]: with No Local, a client does not get its own messages.
-                if value.options.no_local && message.origin == Some(*key) {
-                    return;
+        self.index
+            .for_each_match(&message.topic, |found| match found {
+                Match::Plain { key, value, .. } => {
+                    // [MQTT-3.8.3-3]: with No Local, a client does not get its own messages.
+                    if value.options.no_local && message.origin == Some(*key) {
+                        return;
+                    }
+                    candidates.push((*key, value.clone()));
                 }
-                candidates.push((*key, value.clone()));
-            }
-            Match::Shared(group) => {
-                let picked = group
-                    .pick(|_, member| member.session.mailbox.is_online())
-                    .or_else(|| group.pick(|_, _| true));
-                if let Some((_, member)) = picked {
-                    // Shared deliveries are not merged with the member's other subscriptions.
-                    let ids = member.identifier.into_iter().collect();
-                    record(deliver(member, message, ids), member, &mut outcome, congested);
+                Match::Shared(group) => {
+                    let picked = group
+                        .pick(|_, member| member.session.mailbox.is_online())
+                        .or_else(|| group.pick(|_, _| true));
+                    if let Some((_, member)) = picked {
+                        // Shared deliveries are not merged with the member's other subscriptions.
+                        let ids = member.identifier.into_iter().collect();
+                        record(
+                            deliver(member, message, ids),
+                            member,
+                            &mut outcome,
+                            congested,
+                        );
+                    }
                 }
-            }
-        });
+            });
         if candidates.len() > 1 {
             candidates.sort_unstable_by_key(|(key, _)| *key);
         }
@@ -127,7 +133,11 @@ impl Router {
                 }
                 j += 1;
             }
-            let subscriber = Subscriber { session: first.session.clone(), options, identifier: None };
+            let subscriber = Subscriber {
+                session: first.session.clone(),
+                options,
+                identifier: None,
+            };
             let pushed = deliver(&subscriber, message, ids);
             record(pushed, &subscriber, &mut outcome, congested);
             i = j;
@@ -164,7 +174,12 @@ fn deliver(
     let qos: QoS = message.qos.min(subscriber.options.qos);
     // [MQTT-3.3.1-12], [MQTT-3.3.1-13]: forwarded messages keep RETAIN only with Retain As Published.
     let retain = subscriber.options.retain_as_published && message.retain;
-    subscriber.session.mailbox.push(Delivery { message: message.clone(), qos, retain, subscription_ids })
+    subscriber.session.mailbox.push(Delivery {
+        message: message.clone(),
+        qos,
+        retain,
+        subscription_ids,
+    })
 }
 
 impl FromIterator<NonZeroU32> for SubscriptionIds {

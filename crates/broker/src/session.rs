@@ -81,7 +81,9 @@ impl SessionState {
         for _ in 0..u16::MAX {
             // Identifiers run 1..=65535 and wrap to 1: 0 is not an identifier [MQTT-2.2.1-3].
             self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
-            let Some(id) = PacketId::new(self.next_packet_id) else { continue };
+            let Some(id) = PacketId::new(self.next_packet_id) else {
+                continue;
+            };
             if !self.inflight.contains_key(&id) {
                 return Some(id);
             }
@@ -96,14 +98,25 @@ impl SessionState {
             _ => InflightStage::AwaitingPubAck,
         };
         self.next_sequence += 1;
-        self.inflight.insert(id, Inflight { sequence: self.next_sequence, delivery, stage });
+        self.inflight.insert(
+            id,
+            Inflight {
+                sequence: self.next_sequence,
+                delivery,
+                stage,
+            },
+        );
     }
 
     /// Inflight entries in the order they were first sent.
     ///
     /// Cloning each entry is fine here: this runs once per session resumption.
     pub fn inflight_in_order(&self) -> Vec<(PacketId, Inflight)> {
-        let mut entries: Vec<_> = self.inflight.iter().map(|(id, e)| (*id, e.clone())).collect();
+        let mut entries: Vec<_> = self
+            .inflight
+            .iter()
+            .map(|(id, e)| (*id, e.clone()))
+            .collect();
         entries.sort_by_key(|(_, e)| e.sequence);
         entries
     }
@@ -332,7 +345,13 @@ impl SessionRegistry {
         });
         session.mailbox.set_online(true);
         sessions.insert(client_id, session.clone());
-        Attached { session, session_present: false, ended, cancelled_will, ended_will }
+        Attached {
+            session,
+            session_present: false,
+            ended,
+            cancelled_will,
+            ended_will,
+        }
     }
 
     /// Records that `connection` lost the session: the session ends now if its expiry interval
@@ -351,8 +370,14 @@ impl SessionRegistry {
         let mut out = Detached::default();
         if !owned || link.ended {
             // Taken over, or ended by a clean start: the will is still this connection's own.
-            // [MQTT-3.1.2-8]: it is published when the network connection closes.
-            out.will_now = will.map(|(message, _)| message);
+            // [MQTT-3.1.2-8]: it is published when the network connection closes, unless it has
+            // a Will Delay Interval and the connection that took over resumed the session: that
+            // is a new connection to the session within the delay, so the will is not sent
+            // [MQTT-3.1.3-9] (§3.1.2.5: "unless the new connection specifies Clean Start of 0
+            // and the Will Delay is greater than zero").
+            out.will_now = will
+                .filter(|(_, delay)| link.ended || *delay == 0)
+                .map(|(message, _)| message);
             return out;
         }
         link.owner = None;
@@ -366,7 +391,10 @@ impl SessionRegistry {
             out.ended = true;
             out.will_now = will.map(|(message, _)| message);
             drop(link);
-            if sessions.get(session.client_id()).is_some_and(|s| Arc::ptr_eq(s, session)) {
+            if sessions
+                .get(session.client_id())
+                .is_some_and(|s| Arc::ptr_eq(s, session))
+            {
                 sessions.remove(session.client_id());
             }
             session.mailbox.close();
@@ -380,8 +408,14 @@ impl SessionRegistry {
                 out.will_now = Some(message);
             } else {
                 let delay = delay.min(link.expiry_interval);
-                link.pending_will = Some(PendingWill { message, generation: link.generation });
-                out.will_later = Some((std::time::Duration::from_secs(u64::from(delay)), link.generation));
+                link.pending_will = Some(PendingWill {
+                    message,
+                    generation: link.generation,
+                });
+                out.will_later = Some((
+                    std::time::Duration::from_secs(u64::from(delay)),
+                    link.generation,
+                ));
             }
         }
         out
@@ -407,7 +441,10 @@ impl SessionRegistry {
         link.ended = true;
         let will = link.pending_will.take().map(|w| w.message);
         drop(link);
-        if sessions.get(session.client_id()).is_some_and(|s| Arc::ptr_eq(s, session)) {
+        if sessions
+            .get(session.client_id())
+            .is_some_and(|s| Arc::ptr_eq(s, session))
+        {
             sessions.remove(session.client_id());
         }
         session.mailbox.close();
@@ -429,10 +466,17 @@ mod tests {
         let mut state = SessionState::default();
         let mut seen = 0u32;
         for expected in 1..=u16::MAX {
-            assert_eq!(state.allocate_packet_id().map(PacketId::get), Some(expected));
+            assert_eq!(
+                state.allocate_packet_id().map(PacketId::get),
+                Some(expected)
+            );
             seen += 1;
         }
         assert_eq!(seen, 65_535);
-        assert_eq!(state.allocate_packet_id().map(PacketId::get), Some(1), "wraps past 0");
+        assert_eq!(
+            state.allocate_packet_id().map(PacketId::get),
+            Some(1),
+            "wraps past 0"
+        );
     }
 }

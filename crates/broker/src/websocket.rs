@@ -26,7 +26,10 @@ pub struct WebSocketBytes<S> {
 impl<S> WebSocketBytes<S> {
     /// Wraps a stream of binary message payloads that is also a sink for them.
     pub fn new(inner: S) -> Self {
-        WebSocketBytes { inner, pending: Bytes::new() }
+        WebSocketBytes {
+            inner,
+            pending: Bytes::new(),
+        }
     }
 }
 
@@ -34,7 +37,11 @@ impl<S> AsyncRead for WebSocketBytes<S>
 where
     S: Stream<Item = io::Result<Bytes>> + Unpin,
 {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         while self.pending.is_empty() {
             match ready!(Pin::new(&mut self.inner).poll_next(cx)) {
                 Some(Ok(message)) => self.pending = message,
@@ -53,7 +60,11 @@ impl<S> AsyncWrite for WebSocketBytes<S>
 where
     S: Sink<Bytes, Error = io::Error> + Unpin,
 {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         ready!(Pin::new(&mut self.inner).poll_ready(cx))?;
         Pin::new(&mut self.inner).start_send(Bytes::copy_from_slice(buf))?;
         Poll::Ready(Ok(buf.len()))

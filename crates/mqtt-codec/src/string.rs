@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::Deref;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 
 use crate::error::DecodeError;
 
@@ -13,7 +14,7 @@ use crate::error::DecodeError;
 /// user property costs no allocation. Build one from a `&str` with [`MqttString::new`] or
 /// `TryFrom`; from network bytes with [`MqttString::from_bytes`].
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct MqttString(Bytes);
+pub struct MqttString(ByteString);
 
 impl MqttString {
     /// The largest string a two-byte length prefix can describe.
@@ -27,11 +28,11 @@ impl MqttString {
         if bytes.len() > Self::MAX_LEN {
             return Err(DecodeError::StringTooLong(bytes.len()));
         }
-        let text = std::str::from_utf8(&bytes).map_err(|_| DecodeError::InvalidUtf8)?;
+        let text = ByteString::try_from(bytes).map_err(|_| DecodeError::InvalidUtf8)?;
         if text.as_bytes().contains(&0) {
             return Err(DecodeError::NullCharacter);
         }
-        Ok(MqttString(bytes))
+        Ok(MqttString(text))
     }
 
     /// Copies `text` into a new string, checking the same rules as [`MqttString::from_bytes`].
@@ -46,18 +47,26 @@ impl MqttString {
 
     /// The string.
     pub fn as_str(&self) -> &str {
-        // The bytes were checked to be UTF-8 when the value was built and `Bytes` is immutable,
-        // so this conversion cannot fail; the fallback keeps the function total all the same.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        &self.0
     }
 
     /// The underlying shared bytes (UTF-8).
     pub fn as_bytes(&self) -> &Bytes {
-        &self.0
+        self.0.as_bytes()
     }
 
     /// Takes the underlying shared bytes (UTF-8).
     pub fn into_bytes(self) -> Bytes {
+        self.0.into_bytes()
+    }
+
+    /// The text as a [`ByteString`], which other crates (topics) take without re-validating.
+    pub fn as_byte_string(&self) -> &ByteString {
+        &self.0
+    }
+
+    /// Takes the text as a [`ByteString`].
+    pub fn into_byte_string(self) -> ByteString {
         self.0
     }
 

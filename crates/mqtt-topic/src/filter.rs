@@ -3,6 +3,7 @@
 use std::str::FromStr;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 
 use crate::text::{Levels, Utf8Bytes, impl_text_newtype};
 use crate::{TopicError, TopicLimits, TopicName};
@@ -40,6 +41,18 @@ impl TopicFilter {
     /// Returns the first rule that `bytes` break: see [`TopicError`].
     pub fn from_bytes(bytes: Bytes, limits: &TopicLimits) -> Result<Self, TopicError> {
         let text = Utf8Bytes::from_bytes(bytes)?;
+        validate(text.as_str(), limits)?;
+        Ok(Self(text))
+    }
+
+    /// Parses text already known to be UTF-8 (such as a string the MQTT codec validated),
+    /// without copying it or checking its encoding again.
+    ///
+    /// # Errors
+    ///
+    /// Returns the first rule that `text` breaks: see [`TopicError`].
+    pub fn from_byte_string(text: ByteString, limits: &TopicLimits) -> Result<Self, TopicError> {
+        let text = Utf8Bytes::from_byte_string(text);
         validate(text.as_str(), limits)?;
         Ok(Self(text))
     }

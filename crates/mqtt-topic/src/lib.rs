@@ -33,6 +33,8 @@
 
 #![warn(missing_docs)]
 
+pub use bytestring::ByteString;
+
 mod error;
 mod filter;
 mod index;

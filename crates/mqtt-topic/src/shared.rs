@@ -6,6 +6,7 @@ use std::ops::Range;
 use std::str::FromStr;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 
 use crate::limits::MQTT_MAX_BYTES;
 use crate::text::{Utf8Bytes, impl_text_newtype};
@@ -125,6 +126,18 @@ impl SubscriptionFilter {
     /// Returns the first rule that `bytes` break: see [`TopicError`].
     pub fn from_bytes(bytes: Bytes, limits: &TopicLimits) -> Result<Self, TopicError> {
         let text = Utf8Bytes::from_bytes(bytes)?;
+        let parts = split(text.as_str(), limits)?;
+        Ok(Self::from_parts(text, parts))
+    }
+
+    /// Parses text already known to be UTF-8 (such as a string the MQTT codec validated),
+    /// without copying it or checking its encoding again.
+    ///
+    /// # Errors
+    ///
+    /// Returns the first rule that `text` breaks: see [`TopicError`].
+    pub fn from_byte_string(text: ByteString, limits: &TopicLimits) -> Result<Self, TopicError> {
+        let text = Utf8Bytes::from_byte_string(text);
         let parts = split(text.as_str(), limits)?;
         Ok(Self::from_parts(text, parts))
     }

@@ -4,30 +4,37 @@ use std::hash::{Hash, Hasher};
 use std::iter::FusedIterator;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 
 use crate::TopicError;
 
 /// `Bytes` known to hold well-formed UTF-8.
 ///
+/// [`ByteString`] carries the proof that the bytes are UTF-8, so reading the text back costs
+/// nothing (this crate forbids `unsafe`, so without it every `as_str` would re-validate).
 /// Equality and ordering compare bytes, which agrees with `str` because UTF-8 preserves code
 /// point order; hashing goes through `str` so that the newtypes may implement `Borrow<str>`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Utf8Bytes(Bytes);
+pub(crate) struct Utf8Bytes(ByteString);
 
 impl Utf8Bytes {
     /// Copies `s` into a new buffer.
     pub(crate) fn copy_from_str(s: &str) -> Self {
-        Self(Bytes::copy_from_slice(s.as_bytes()))
+        Self(ByteString::from(s))
     }
 
     /// Takes `bytes` without copying once they are checked to be UTF-8 [MQTT-1.5.4-1].
     pub(crate) fn from_bytes(bytes: Bytes) -> Result<Self, TopicError> {
-        match std::str::from_utf8(&bytes) {
-            Ok(_) => Ok(Self(bytes)),
-            Err(e) => Err(TopicError::InvalidUtf8 {
+        ByteString::try_from(bytes)
+            .map(Self)
+            .map_err(|e| TopicError::InvalidUtf8 {
                 valid_up_to: e.valid_up_to(),
-            }),
-        }
+            })
+    }
+
+    /// Takes text already known to be UTF-8, without copying or checking again.
+    pub(crate) fn from_byte_string(text: ByteString) -> Self {
+        Self(text)
     }
 
     /// The part of `self` that `sub` borrows, without copying.
@@ -37,27 +44,25 @@ impl Utf8Bytes {
     /// If `sub` does not borrow from `self`.
     pub(crate) fn slice_ref(&self, sub: &str) -> Self {
         // `sub` is a `&str`, so the bytes it covers are UTF-8 on their own.
-        Self(self.0.slice_ref(sub.as_bytes()))
+        Self(self.0.slice_ref(sub))
     }
 
     /// A copy in a buffer of its own, so that keeping it does not keep alive the rest of a
     /// buffer it was sliced from, such as a whole packet.
     pub(crate) fn detached(&self) -> Self {
-        Self(Bytes::copy_from_slice(&self.0))
+        Self(ByteString::from(&*self.0))
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        // Both constructors guarantee UTF-8 (a `&str`, or bytes that passed `from_utf8`), and the
-        // bytes are immutable. `unsafe_code` is forbidden, so re-checking is the only way back.
-        std::str::from_utf8(&self.0).expect("Utf8Bytes holds UTF-8 by construction")
-    }
-
-    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
     pub(crate) fn into_bytes(self) -> Bytes {
-        self.0
+        self.0.into_bytes()
     }
 }
 

@@ -18,9 +18,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use std::sync::Arc;
 use tempfile::TempDir;
 use thingd::{Running, ServeOptions};
-use std::sync::Arc;
 
 use thingd_broker::{Authorizer, Broker, BrokerConfig};
 use thingd_pki::CertificateAuthority;
@@ -113,11 +113,22 @@ impl TestServer {
         let running = thingd::serve::start(options).await?;
         let ca_path = running.data_dir.join("ca.pem");
         let ca_pem = std::fs::read_to_string(&ca_path).context("reading ca.pem")?;
-        let (Some(mqtt_tls), Some(mqtt_tcp), Some(api)) = (running.mqtt, running.mqtt_tcp, running.api) else {
+        let (Some(mqtt_tls), Some(mqtt_tcp), Some(api)) =
+            (running.mqtt, running.mqtt_tcp, running.api)
+        else {
             anyhow::bail!("a listener did not start");
         };
         let client = issue_into(&running.data_dir, data_dir.path(), "testkit-client")?;
-        Ok(TestServer { mqtt_tls, mqtt_tcp, api, ca_pem, ca_path, client, running, data_dir })
+        Ok(TestServer {
+            mqtt_tls,
+            mqtt_tcp,
+            api,
+            ca_pem,
+            ca_path,
+            client,
+            running,
+            data_dir,
+        })
     }
 
     /// Issues another client certificate with common name `name`.
@@ -149,9 +160,12 @@ impl TestServer {
 
 fn issue_into(data_dir: &Path, scratch: &Path, name: &str) -> anyhow::Result<ClientCert> {
     let ca = CertificateAuthority::load(data_dir).context("loading the CA")?;
-    let issued = ca.issue_client_certificate(name).context("issuing a client certificate")?;
+    let issued = ca
+        .issue_client_certificate(name)
+        .context("issuing a client certificate")?;
     let dir = scratch.join(format!("client-{name}"));
-    thingd_pki::write_client_bundle(&dir, &issued, ca.ca_pem(), true).context("writing the client certificate")?;
+    thingd_pki::write_client_bundle(&dir, &issued, ca.ca_pem(), true)
+        .context("writing the client certificate")?;
     Ok(ClientCert {
         cert_pem: issued.certificate_pem.clone(),
         key_pem: issued.private_key_pem.clone(),

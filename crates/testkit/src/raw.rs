@@ -23,6 +23,8 @@ pub struct RawClient {
 }
 
 /// What the server did next.
+// Test code matches on this by value; the size of a packet does not matter here.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq, Eq)]
 pub enum Received {
     /// A packet.
@@ -36,12 +38,21 @@ impl RawClient {
     pub async fn open(addr: SocketAddr, version: ProtocolVersion) -> anyhow::Result<RawClient> {
         let stream = TcpStream::connect(addr).await.context("connecting")?;
         stream.set_nodelay(true)?;
-        Ok(RawClient { stream, decoder: Decoder::new(version, usize::MAX), version, buf: BytesMut::new() })
+        Ok(RawClient {
+            stream,
+            decoder: Decoder::new(version, usize::MAX),
+            version,
+            buf: BytesMut::new(),
+        })
     }
 
     /// Opens a connection, sends CONNECT with `client_id` (clean start) and checks the CONNACK
     /// reports success.
-    pub async fn connect(addr: SocketAddr, version: ProtocolVersion, client_id: &str) -> anyhow::Result<RawClient> {
+    pub async fn connect(
+        addr: SocketAddr,
+        version: ProtocolVersion,
+        client_id: &str,
+    ) -> anyhow::Result<RawClient> {
         let mut client = Self::open(addr, version).await?;
         let connect = Connect::new(version, MqttString::new(client_id)?);
         client.send(&Packet::Connect(Box::new(connect))).await?;
@@ -66,7 +77,9 @@ impl RawClient {
 
     /// Waits for the next packet or the close, failing after [`RECV_TIMEOUT`].
     pub async fn recv(&mut self) -> anyhow::Result<Received> {
-        tokio::time::timeout(RECV_TIMEOUT, self.recv_inner()).await.context("timed out waiting for the server")?
+        tokio::time::timeout(RECV_TIMEOUT, self.recv_inner())
+            .await
+            .context("timed out waiting for the server")?
     }
 
     async fn recv_inner(&mut self) -> anyhow::Result<Received> {
@@ -78,7 +91,9 @@ impl RawClient {
             match self.stream.read_buf(&mut self.buf).await {
                 Ok(0) => return Ok(Received::Closed),
                 // A reset after the server closed counts as closed.
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(Received::Closed),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    return Ok(Received::Closed);
+                }
                 Err(e) => return Err(e.into()),
                 Ok(_) => {}
             }

@@ -45,7 +45,9 @@ async fn mqtt_over_websocket(
         .protocols(["mqtt"])
         .max_message_size(max_frame.max(64 * 1024))
         .on_upgrade(move |socket| async move {
-            broker.serve_websocket(WebSocketBytes::new(BinaryFrames(socket)), remote).await;
+            broker
+                .serve_websocket(WebSocketBytes::new(BinaryFrames(socket)), remote)
+                .await;
         })
 }
 
@@ -77,18 +79,26 @@ impl Sink<Bytes> for BinaryFrames {
     type Error = io::Error;
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_ready(cx).map_err(io::Error::other)
+        Pin::new(&mut self.0)
+            .poll_ready(cx)
+            .map_err(io::Error::other)
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: Bytes) -> io::Result<()> {
-        Pin::new(&mut self.0).start_send(Message::Binary(item)).map_err(io::Error::other)
+        Pin::new(&mut self.0)
+            .start_send(Message::Binary(item))
+            .map_err(io::Error::other)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx).map_err(io::Error::other)
+        Pin::new(&mut self.0)
+            .poll_flush(cx)
+            .map_err(io::Error::other)
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_close(cx).map_err(io::Error::other)
+        Pin::new(&mut self.0)
+            .poll_close(cx)
+            .map_err(io::Error::other)
     }
 }

@@ -50,7 +50,9 @@ struct BenchArgs {
 }
 
 fn parse_target(value: &str) -> Result<(String, SocketAddr), String> {
-    let (name, addr) = value.split_once('=').ok_or("expected NAME=ADDRESS, e.g. thingd=127.0.0.1:1884")?;
+    let (name, addr) = value
+        .split_once('=')
+        .ok_or("expected NAME=ADDRESS, e.g. thingd=127.0.0.1:1884")?;
     let addr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
     Ok((name.to_owned(), addr))
 }
@@ -119,8 +121,12 @@ fn parse_listener(value: &str) -> Result<Listener, String> {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("THINGD_LOG").unwrap_or_else(|_| EnvFilter::new("info,rustls=error")))
+        .with_env_filter(
+            EnvFilter::try_from_env("THINGD_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info,rustls=error")),
+        )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
@@ -152,7 +158,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.aws_topic_limits {
         options.broker.topic_limits = mqtt_topic::TopicLimits::AWS_IOT;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let running = thingd::serve::start(options).await?;
         info!(message = "thingd is running.", data_dir = %running.data_dir.display());
@@ -175,16 +183,27 @@ async fn wait_for_signal() -> anyhow::Result<()> {
 
 fn bench(args: BenchArgs) -> anyhow::Result<()> {
     use std::io::Write;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let scenarios: Vec<_> = thingd_bench::Scenario::standard(
         std::time::Duration::from_secs(args.warmup),
         std::time::Duration::from_secs(args.duration),
     )
     .into_iter()
-    .filter(|s| args.scenario.is_empty() || args.scenario.iter().any(|l| s.name.starts_with(&format!("{l}:"))))
+    .filter(|s| {
+        args.scenario.is_empty()
+            || args
+                .scenario
+                .iter()
+                .any(|l| s.name.starts_with(&format!("{l}:")))
+    })
     .collect();
     let mut out = std::io::stdout().lock();
-    writeln!(out, "| scenario | broker | delivered/s | published/s | p50 | p99 | p99.9 | max | sent | lost | dup |")?;
+    writeln!(
+        out,
+        "| scenario | broker | delivered/s | published/s | p50 | p99 | p99.9 | max | sent | lost | dup |"
+    )?;
     writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|")?;
     for scenario in &scenarios {
         for (name, addr) in &args.targets {

@@ -79,15 +79,22 @@ pub struct Running {
 
 /// Starts thingd: prepares the data directory and its certificates, then binds every listener.
 pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
-    let ca = CertificateAuthority::load_or_create(&options.data_dir)
-        .with_context(|| format!("preparing the certificate authority in {}", options.data_dir.display()))?;
+    let ca = CertificateAuthority::load_or_create(&options.data_dir).with_context(|| {
+        format!(
+            "preparing the certificate authority in {}",
+            options.data_dir.display()
+        )
+    })?;
     if ca.was_created() {
         info!(message = "Created a certificate authority.", path = %options.data_dir.join("ca.pem").display());
     }
     let server = ServerIdentity::load_or_issue(&options.data_dir, &ca, &options.hostnames)
         .context("preparing the server certificate")?;
 
-    let authorizer = options.authorizer.clone().unwrap_or_else(|| Arc::new(AllowConnected));
+    let authorizer = options
+        .authorizer
+        .clone()
+        .unwrap_or_else(|| Arc::new(AllowConnected));
     let broker = Broker::new(options.broker.clone(), authorizer);
     let mut running = Running {
         mqtt: None,
@@ -105,20 +112,34 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
             std::slice::from_ref(ca.ca_der()),
         )
         .context("configuring TLS")?;
-        running.mqtt = Some(broker.listen_tls(addr, tls).await.with_context(|| format!("binding MQTT/TLS on {addr}"))?);
+        running.mqtt = Some(
+            broker
+                .listen_tls(addr, tls)
+                .await
+                .with_context(|| format!("binding MQTT/TLS on {addr}"))?,
+        );
     }
     if let Some(addr) = options.mqtt_tcp {
-        running.mqtt_tcp = Some(broker.listen_tcp(addr).await.with_context(|| format!("binding MQTT/TCP on {addr}"))?);
+        running.mqtt_tcp = Some(
+            broker
+                .listen_tcp(addr)
+                .await
+                .with_context(|| format!("binding MQTT/TCP on {addr}"))?,
+        );
     }
     if let Some(addr) = options.api {
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding HTTP on {addr}"))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding HTTP on {addr}"))?;
         running.api = Some(listener.local_addr()?);
         info!(message = "HTTP listening (MQTT over WebSocket at /mqtt, /metrics).", address = %listener.local_addr()?);
         let stop = running.http_stop.clone();
         let app = crate::http::router(broker.clone());
         running.http_task = Some(tokio::spawn(async move {
             let service = app.into_make_service_with_connect_info::<SocketAddr>();
-            let _ = axum::serve(listener, service).with_graceful_shutdown(stop.cancelled_owned()).await;
+            let _ = axum::serve(listener, service)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
         }));
     }
     Ok(running)

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name();
@@ -25,7 +27,12 @@ fn every_rust_file_starts_with_a_module_comment() {
     let mut files = Vec::new();
     rust_files(&root.join("crates"), &mut files);
     rust_files(&root.join("fuzz"), &mut files);
-    assert!(files.len() > 20, "found only {} Rust files under {}", files.len(), root.display());
+    assert!(
+        files.len() > 20,
+        "found only {} Rust files under {}",
+        files.len(),
+        root.display()
+    );
     let missing: Vec<_> = files
         .iter()
         .filter(|path| {
@@ -33,5 +40,8 @@ fn every_rust_file_starts_with_a_module_comment() {
             !text.trim_start().starts_with("//!")
         })
         .collect();
-    assert!(missing.is_empty(), "files without a leading `//!` comment: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "files without a leading `//!` comment: {missing:#?}"
+    );
 }

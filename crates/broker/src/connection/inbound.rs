@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqtt_codec::{
-    Ack, Disconnect, Packet, PayloadFormat, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling,
-    SubAck, Subscribe, UnsubAck, Unsubscribe,
+    Ack, Disconnect, Packet, PayloadFormat, ProtocolVersion, Publish, QoS, ReasonCode,
+    RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe,
 };
 use mqtt_topic::{SubscriptionFilter, TopicName};
 use tracing::debug;
@@ -76,7 +76,11 @@ impl Connection {
         };
         // 3.1.1 has no negative acknowledgement: the server acknowledges and drops the message
         // ([MQTT-3.3.5-2] of 3.1.1 allows exactly that), so the reason is sent only to 5.0 clients.
-        let reason = if self.version == ProtocolVersion::V5 { reason } else { ReasonCode::Success };
+        let reason = if self.version == ProtocolVersion::V5 {
+            reason
+        } else {
+            ReasonCode::Success
+        };
         match publish.qos {
             QoS::AtLeastOnce => self.send(Packet::PubAck(Ack::with_reason(id, reason))),
             QoS::ExactlyOnce => {
@@ -161,7 +165,10 @@ impl Connection {
         if !outcome.matched() {
             Metrics::inc(&self.core.metrics.publish_unrouted_total);
         }
-        Metrics::add(&self.core.metrics.deliveries_dropped_total, outcome.dropped as u64);
+        Metrics::add(
+            &self.core.metrics.deliveries_dropped_total,
+            outcome.dropped as u64,
+        );
         let reason = if outcome.matched() || message.retain {
             ReasonCode::Success
         } else {
@@ -176,7 +183,9 @@ impl Connection {
         let alias = publish.properties.topic_alias.map(NonZeroU16::get);
         let slot = match alias {
             None => None,
-            Some(alias) if usize::from(alias) <= self.incoming_aliases.len() => Some(usize::from(alias) - 1),
+            Some(alias) if usize::from(alias) <= self.incoming_aliases.len() => {
+                Some(usize::from(alias) - 1)
+            }
             // [MQTT-3.3.2-9], [MQTT-3.3.2-10]: an alias above the server's Topic Alias Maximum.
             Some(_) => return Err(Close::Server(ReasonCode::TopicAliasInvalid)),
         };
@@ -188,15 +197,16 @@ impl Connection {
                 None => Err(self.protocol_error("empty topic without a known topic alias")),
             };
         }
-        let topic = match TopicName::from_bytes(publish.topic.as_bytes().clone(), limits) {
-            Ok(topic) => topic,
-            // [MQTT-3.3.2-2]: wildcards (or any invalid name) get 0x90 Topic Name invalid.
-            Err(error) => {
-                debug!(message = "Invalid topic name.", client_id = %self.client_id, %error);
-                Metrics::inc(&self.core.metrics.protocol_errors_total);
-                return Err(Close::Server(ReasonCode::TopicNameInvalid));
-            }
-        };
+        let topic =
+            match TopicName::from_byte_string(publish.topic.as_byte_string().clone(), limits) {
+                Ok(topic) => topic,
+                // [MQTT-3.3.2-2]: wildcards (or any invalid name) get 0x90 Topic Name invalid.
+                Err(error) => {
+                    debug!(message = "Invalid topic name.", client_id = %self.client_id, %error);
+                    Metrics::inc(&self.core.metrics.protocol_errors_total);
+                    return Err(Close::Server(ReasonCode::TopicNameInvalid));
+                }
+            };
         if let Some(slot) = slot {
             // The alias may outlive this packet's buffer: keep a copy of the name, not a slice.
             self.incoming_aliases[slot] =
@@ -235,15 +245,27 @@ impl Connection {
             }
             _ => {
                 drop(state);
-                self.send(Packet::PubRel(Ack::with_reason(ack.packet_id, ReasonCode::PacketIdentifierNotFound)));
+                self.send(Packet::PubRel(Ack::with_reason(
+                    ack.packet_id,
+                    ReasonCode::PacketIdentifierNotFound,
+                )));
             }
         }
     }
 
     fn on_pubrel(&mut self, ack: Ack) {
-        let known = self.session.state.lock().incoming_qos2.remove(&ack.packet_id);
+        let known = self
+            .session
+            .state
+            .lock()
+            .incoming_qos2
+            .remove(&ack.packet_id);
         // [MQTT-4.3.3-11]: PUBCOMP releases the identifier; an unknown one gets 0x92 (5.0).
-        let reason = if known { ReasonCode::Success } else { ReasonCode::PacketIdentifierNotFound };
+        let reason = if known {
+            ReasonCode::Success
+        } else {
+            ReasonCode::PacketIdentifierNotFound
+        };
         self.send(Packet::PubComp(Ack::with_reason(ack.packet_id, reason)));
     }
 
@@ -274,6 +296,12 @@ impl Connection {
             let mut granted = *options;
             granted.qos = granted.qos.min(config.maximum_qos);
             let mut state = self.session.state.lock();
+            // A session that ended (taken over with Clean Start) must not gain subscriptions:
+            // its owner already removed them from the router, and any added now would leak.
+            // Checked under the state lock, which ending a session takes to forget them.
+            if self.session.has_ended() {
+                return Err(Close::Server(ReasonCode::SessionTakenOver));
+            }
             let existed = state.subscriptions.contains_key(text.as_str());
             if !existed && state.subscriptions.len() >= config.max_subscriptions_per_session {
                 reasons.push(ReasonCode::QuotaExceeded);
@@ -281,13 +309,21 @@ impl Connection {
             }
             state.subscriptions.insert(
                 Box::from(text.as_str()),
-                StoredSubscription { filter: filter.clone(), options: granted, identifier },
+                StoredSubscription {
+                    filter: filter.clone(),
+                    options: granted,
+                    identifier,
+                },
             );
-            drop(state);
             self.core.router.subscribe(
                 &filter,
-                Subscriber { session: self.session.clone(), options: granted, identifier },
+                Subscriber {
+                    session: self.session.clone(),
+                    options: granted,
+                    identifier,
+                },
             );
+            drop(state);
             // [MQTT-3.3.1-9..11]: retained messages per Retain Handling; none for shared
             // subscriptions [MQTT-4.8.2-...].
             let send_retained = !filter.is_shared()
@@ -315,7 +351,11 @@ impl Connection {
         }
         let _ = v5;
         // [MQTT-3.8.4-1]: SUBACK carries the same Packet Identifier, one code per filter.
-        let mut suback = SubAck { packet_id: subscribe.packet_id, properties: Default::default(), reason_codes: reasons };
+        let mut suback = SubAck {
+            packet_id: subscribe.packet_id,
+            properties: Default::default(),
+            reason_codes: reasons,
+        };
         suback.reason_codes.shrink_to_fit();
         self.send(Packet::SubAck(suback));
         for delivery in retained {
@@ -330,10 +370,17 @@ impl Connection {
     fn on_unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Result<(), Close> {
         let mut reasons = Vec::with_capacity(unsubscribe.filters.len());
         for text in &unsubscribe.filters {
-            let removed = self.session.state.lock().subscriptions.remove(text.as_str());
+            let removed = self
+                .session
+                .state
+                .lock()
+                .subscriptions
+                .remove(text.as_str());
             let reason = match removed {
                 Some(stored) => {
-                    self.core.router.unsubscribe(&stored.filter, self.session.key());
+                    self.core
+                        .router
+                        .unsubscribe(&stored.filter, self.session.key());
                     ReasonCode::Success
                 }
                 None => match SubscriptionFilter::parse(text, &self.core.config.topic_limits) {
@@ -357,12 +404,17 @@ impl Connection {
         if let Some(requested) = session_expiry {
             // [MQTT-3.14.2-2]: a session that had an expiry of 0 cannot be given one now.
             if self.session_expiry == 0 && requested != 0 {
-                return Err(self.protocol_error("session expiry set on DISCONNECT after 0 in CONNECT"));
+                return Err(
+                    self.protocol_error("session expiry set on DISCONNECT after 0 in CONNECT")
+                );
             }
         }
         let session_expiry = session_expiry.map(|s| s.min(self.core.config.max_session_expiry));
         // [MQTT-3.14.4-3]: a normal DISCONNECT discards the will; 0x04 asks for it to be published.
         let publish_will = disconnect.reason_code == ReasonCode::DisconnectWithWillMessage;
-        Err(Close::ClientDisconnect { publish_will, session_expiry })
+        Err(Close::ClientDisconnect {
+            publish_will,
+            session_expiry,
+        })
     }
 }

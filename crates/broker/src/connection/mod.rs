@@ -42,7 +42,10 @@ const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Close {
     /// The client sent DISCONNECT; `publish_will` is set for 0x04 Disconnect with Will Message.
-    ClientDisconnect { publish_will: bool, session_expiry: Option<u32> },
+    ClientDisconnect {
+        publish_will: bool,
+        session_expiry: Option<u32>,
+    },
     /// The server closes the connection with this reason (sent in DISCONNECT to 5.0 clients).
     Server(ReasonCode),
     /// The network connection was lost or closed by the peer.
@@ -66,20 +69,29 @@ where
 }
 
 /// Serves one client connection over separate read and write halves.
-pub(crate) async fn serve_split<R, W>(core: Arc<Core>, mut reader: R, mut writer: W, principal: Principal)
-where
+pub(crate) async fn serve_split<R, W>(
+    core: Arc<Core>,
+    mut reader: R,
+    mut writer: W,
+    principal: Principal,
+) where
     R: AsyncRead + Send + Unpin,
     W: AsyncWrite + Send + Unpin,
 {
     Metrics::inc(&core.metrics.connections_total);
-    core.metrics.connections_current.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    core.metrics
+        .connections_current
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut rbuf = BytesMut::with_capacity(4096);
     let mut decoder = Decoder::server(core.config.max_packet_size as usize);
-    let handshake = tokio::time::timeout(
-        core.config.connect_timeout,
-        read_connect(&mut reader, &mut rbuf, &mut decoder),
-    )
-    .await;
+    let handshake = tokio::select! {
+        handshake = tokio::time::timeout(
+            core.config.connect_timeout,
+            read_connect(&mut reader, &mut rbuf, &mut decoder, &core.metrics),
+        ) => handshake,
+        // A connection that has not sent CONNECT yet is simply closed at shutdown.
+        _ = core.shutdown.cancelled() => Ok(Err(None)),
+    };
     let connect = match handshake {
         Ok(Ok(connect)) => connect,
         Ok(Err(refusal)) => {
@@ -87,7 +99,9 @@ where
             if let Some(refusal) = refusal {
                 let _ = send_refusal(&mut writer, refusal).await;
             }
-            core.metrics.connections_current.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            core.metrics
+                .connections_current
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             return;
         }
         Err(_elapsed) => {
@@ -95,7 +109,9 @@ where
             // indefinitely; [MQTT-4.8... ] allows the server to close them.
             debug!(message = "No CONNECT within the connect timeout.", remote = %principal.remote_addr);
             Metrics::inc(&core.metrics.connections_refused_total);
-            core.metrics.connections_current.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            core.metrics
+                .connections_current
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             return;
         }
     };
@@ -105,14 +121,18 @@ where
             let mut wbuf = BytesMut::with_capacity(256);
             let _ = Packet::ConnAck(connack).encode(version, &mut wbuf);
             connection.wbuf = wbuf;
-            connection.run(&mut reader, &mut writer, rbuf, decoder).await;
+            connection
+                .run(&mut reader, &mut writer, rbuf, decoder)
+                .await;
         }
         Err(connack) => {
             Metrics::inc(&core.metrics.connections_refused_total);
             let _ = send_refusal(&mut writer, Refusal { version, connack }).await;
         }
     }
-    core.metrics.connections_current.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    core.metrics
+        .connections_current
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// A CONNACK that refuses a connection, in the client's protocol version.
@@ -121,9 +141,15 @@ struct Refusal {
     connack: ConnAck,
 }
 
-async fn send_refusal<W: AsyncWrite + Unpin>(writer: &mut W, refusal: Refusal) -> std::io::Result<()> {
+async fn send_refusal<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    refusal: Refusal,
+) -> std::io::Result<()> {
     let mut buf = BytesMut::new();
-    if Packet::ConnAck(refusal.connack).encode(refusal.version, &mut buf).is_ok() {
+    if Packet::ConnAck(refusal.connack)
+        .encode(refusal.version, &mut buf)
+        .is_ok()
+    {
         let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, writer.write_all(&buf)).await;
     }
     let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, writer.shutdown()).await;
@@ -137,6 +163,7 @@ async fn read_connect<R: AsyncRead + Unpin>(
     reader: &mut R,
     rbuf: &mut BytesMut,
     decoder: &mut Decoder,
+    metrics: &Metrics,
 ) -> Result<Connect, Option<Refusal>> {
     loop {
         match decoder.decode(rbuf) {
@@ -148,7 +175,7 @@ async fn read_connect<R: AsyncRead + Unpin>(
         rbuf.reserve(1024);
         match reader.read_buf(rbuf).await {
             Ok(0) | Err(_) => return Err(None),
-            Ok(_) => {}
+            Ok(n) => Metrics::add(&metrics.bytes_received_total, n as u64),
         }
     }
 }
@@ -158,7 +185,11 @@ fn refusal_for(error: &DecodeError, version: Option<ProtocolVersion>) -> Option<
         // [MQTT-3.1.2-2]: an unsupported protocol level is answered with 0x84 (5.0) or return
         // code 0x01 (3.1.1), in a CONNACK the client's version can read.
         (DecodeError::UnsupportedProtocolLevel(level), _) => Some(Refusal {
-            version: if *level > 5 { ProtocolVersion::V5 } else { ProtocolVersion::V311 },
+            version: if *level > 5 {
+                ProtocolVersion::V5
+            } else {
+                ProtocolVersion::V311
+            },
             connack: ConnAck::new(false, ReasonCode::UnsupportedProtocolVersion),
         }),
         (DecodeError::UnsupportedProtocolName, _) => Some(Refusal {
@@ -189,7 +220,12 @@ async fn accept(
     let config = &core.config;
     let version = connect.protocol_version;
     let v5 = version == ProtocolVersion::V5;
-    if core.metrics.connections_current.load(std::sync::atomic::Ordering::Relaxed) as usize > config.max_connections {
+    if core
+        .metrics
+        .connections_current
+        .load(std::sync::atomic::Ordering::Relaxed) as usize
+        > config.max_connections
+    {
         return Err(refuse(ReasonCode::ServerBusy));
     }
     if core.shutdown.is_cancelled() {
@@ -199,6 +235,11 @@ async fn accept(
     // 0x8C Bad authentication method.
     if connect.properties.authentication_method.is_some() {
         return Err(refuse(ReasonCode::BadAuthenticationMethod));
+    }
+    // §3.1.2.11.10: "It is a Protocol Error to include Authentication Data if there is no
+    // Authentication Method."
+    if connect.properties.authentication_data.is_some() {
+        return Err(refuse(ReasonCode::ProtocolError));
     }
 
     // Client Identifier (§3.1.3.1).
@@ -258,7 +299,11 @@ async fn accept(
         username: connect.username.as_deref(),
         will_topic: will_topic.as_ref(),
     };
-    let authz = core.authorizer.authorize_connect(&request).await.map_err(refuse)?;
+    let authz = core
+        .authorizer
+        .authorize_connect(&request)
+        .await
+        .map_err(refuse)?;
     if let (Some(will), Some(topic)) = (&connect.will, &will_topic) {
         // The will is published on the client's behalf, so it obeys the rule of its PUBLISH:
         // topics starting with `$` are the server's [MQTT-4.7.2-1] (see `on_publish`).
@@ -270,16 +315,22 @@ async fn accept(
     // Keep Alive (§3.1.2.10): the server may impose its own [MQTT-3.2.2-21].
     let mut keep_alive = connect.keep_alive;
     let mut server_keep_alive = None;
-    if let Some(max) = config.max_keep_alive {
-        if keep_alive == 0 || keep_alive > max {
-            keep_alive = max;
-            server_keep_alive = Some(max);
-        }
+    if let Some(max) = config.max_keep_alive
+        && (keep_alive == 0 || keep_alive > max)
+    {
+        keep_alive = max;
+        server_keep_alive = Some(max);
     }
 
     let control = Arc::new(ConnectionControl::default());
     let id = core.sessions.connection_id();
-    let attached = core.sessions.attach(&client_id, connect.clean_start, session_expiry, id, control.clone());
+    let attached = core.sessions.attach(
+        &client_id,
+        connect.clean_start,
+        session_expiry,
+        id,
+        control.clone(),
+    );
     if let Some(ended) = &attached.ended {
         core.forget_session(ended);
     }
@@ -288,7 +339,10 @@ async fn accept(
     }
 
     let client = ClientLimits {
-        receive_maximum: connect.properties.receive_maximum.map_or(u16::MAX, |r| r.get()),
+        receive_maximum: connect
+            .properties
+            .receive_maximum
+            .map_or(u16::MAX, |r| r.get()),
         max_packet_size: connect
             .properties
             .maximum_packet_size
@@ -316,7 +370,10 @@ async fn accept(
                 expires_at,
                 origin: Some(attached.session.key()),
             };
-            Some((Arc::new(message), will.properties.will_delay_interval.unwrap_or(0)))
+            Some((
+                Arc::new(message),
+                will.properties.will_delay_interval.unwrap_or(0),
+            ))
         }
         _ => None,
     };
@@ -347,7 +404,11 @@ async fn accept(
     decoder.set_max_packet_size(config.max_packet_size as usize);
     let topic_alias_slots = usize::from(config.topic_alias_maximum);
     let outgoing_alias_maximum = if v5 {
-        connect.properties.topic_alias_maximum.unwrap_or(0).min(config.outgoing_topic_alias_maximum)
+        connect
+            .properties
+            .topic_alias_maximum
+            .unwrap_or(0)
+            .min(config.outgoing_topic_alias_maximum)
     } else {
         0
     };
@@ -377,6 +438,18 @@ async fn accept(
         input_pending: false,
     };
     Ok((connection, connack, decoder))
+}
+
+/// Writes some of `wbuf` (returning how much), or flushes when it is empty (returning `None`).
+async fn write_or_flush<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    wbuf: &[u8],
+) -> std::io::Result<Option<usize>> {
+    if wbuf.is_empty() {
+        writer.flush().await.map(|()| None)
+    } else {
+        writer.write(wbuf).await.map(Some)
+    }
 }
 
 /// Waits until every congested subscriber has drained; `false` if `deadline` came first.
@@ -438,8 +511,13 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    async fn run<R, W>(mut self, reader: &mut R, writer: &mut W, mut rbuf: BytesMut, mut decoder: Decoder)
-    where
+    async fn run<R, W>(
+        mut self,
+        reader: &mut R,
+        writer: &mut W,
+        mut rbuf: BytesMut,
+        mut decoder: Decoder,
+    ) where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
     {
@@ -459,8 +537,10 @@ impl Connection {
         let control = self.control.clone();
         let session = self.session.clone();
         let max_write_buffer = core.config.max_write_buffer;
-        let keep_alive_timer = tokio::time::sleep(self.keep_alive.unwrap_or(Duration::from_secs(86_400)));
+        let keep_alive_timer =
+            tokio::time::sleep(self.keep_alive.unwrap_or(Duration::from_secs(86_400)));
         tokio::pin!(keep_alive_timer);
+        let mut unflushed = false;
 
         let close = loop {
             if let Some(reason) = control.reason() {
@@ -472,7 +552,8 @@ impl Connection {
             if self.mailbox_ready && self.wbuf.len() < max_write_buffer {
                 self.pump();
             }
-            if self.input_pending && self.congested.is_empty() && self.wbuf.len() < max_write_buffer {
+            if self.input_pending && self.congested.is_empty() && self.wbuf.len() < max_write_buffer
+            {
                 if let Err(close) = self.handle_input(&mut rbuf, &mut decoder) {
                     break close;
                 }
@@ -481,8 +562,12 @@ impl Connection {
             }
             // Back-pressure: no reading while the write buffer is full or while a subscriber this
             // connection publishes to has not drained.
-            let can_read = self.wbuf.len() < max_write_buffer && self.congested.is_empty() && !self.input_pending;
-            let congestion_deadline = self.congestion_deadline.unwrap_or_else(tokio::time::Instant::now);
+            let can_read = self.wbuf.len() < max_write_buffer
+                && self.congested.is_empty()
+                && !self.input_pending;
+            let congestion_deadline = self
+                .congestion_deadline
+                .unwrap_or_else(tokio::time::Instant::now);
             tokio::select! {
                 biased;
                 _ = control.closed() => {}
@@ -503,12 +588,17 @@ impl Connection {
                         }
                     }
                 }
-                written = writer.write(&self.wbuf), if !self.wbuf.is_empty() => {
+                // One branch both writes and, once the buffer is empty, flushes: streams that
+                // buffer (a WebSocket sink holds frames until flushed) then send what was
+                // written; for TCP the flush completes at once.
+                written = write_or_flush(writer, &self.wbuf), if !self.wbuf.is_empty() || unflushed => {
                     match written {
-                        Ok(0) | Err(_) => break Close::Lost,
-                        Ok(n) => {
+                        Err(_) | Ok(Some(0)) => break Close::Lost,
+                        Ok(None) => unflushed = false,
+                        Ok(Some(n)) => {
                             Metrics::add(&core.metrics.bytes_sent_total, n as u64);
                             self.wbuf.advance(n);
+                            unflushed = true;
                             if self.wbuf.is_empty() && self.wbuf.capacity() > 4 * READ_CHUNK {
                                 // Give back what a burst grew, so idle connections stay small.
                                 self.wbuf = BytesMut::new();
@@ -535,6 +625,11 @@ impl Connection {
                         keep_alive_timer.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(86_400));
                         continue;
                     };
+                    if !can_read {
+                        // The server is not reading (its own back-pressure), so the client's
+                        // packets wait in the socket: that silence is not the client's.
+                        self.last_packet = Instant::now();
+                    }
                     let deadline = self.last_packet + limit;
                     if Instant::now() >= deadline {
                         // [MQTT-3.1.2-22]: no packet within 1.5 times the Keep Alive.
@@ -558,7 +653,8 @@ impl Connection {
             }
         }
         if self.congestion_deadline.is_none() {
-            self.congestion_deadline = Some(tokio::time::Instant::now() + self.core.config.backpressure_timeout);
+            self.congestion_deadline =
+                Some(tokio::time::Instant::now() + self.core.config.backpressure_timeout);
         }
     }
 
@@ -586,13 +682,27 @@ impl Connection {
     /// Moves deliveries from the mailbox into the write buffer, as far as the client's
     /// inflight window and the write buffer allow.
     fn pump(&mut self) {
-        let window = usize::from(self.client.receive_maximum.min(self.core.config.max_inflight));
+        let window = usize::from(
+            self.client
+                .receive_maximum
+                .min(self.core.config.max_inflight),
+        );
         let mut state = self.session.state.lock();
+        if self.control.reason().is_some() {
+            // Told to close, e.g. taken over [MQTT-3.1.4-3]: the new owner resends the session's
+            // inflight messages once [MQTT-4.4.0-1], under this lock, after the close was asked
+            // for; a delivery tracked here after that would be neither sent to it nor resent
+            // until the next reconnection, holding a slot of its window all the while.
+            return;
+        }
         let now = Instant::now();
         loop {
             let mut slots = window.saturating_sub(state.inflight.len());
             self.drained.clear();
-            let more = self.session.mailbox.drain(&mut self.drained, DRAIN_BATCH, &mut slots);
+            let more = self
+                .session
+                .mailbox
+                .drain(&mut self.drained, DRAIN_BATCH, &mut slots);
             let taken = self.drained.len();
             let mut encoder = Encoder {
                 version: self.version,
@@ -628,7 +738,10 @@ impl Connection {
     /// session and the will.
     async fn finish<W: AsyncWrite + Unpin>(mut self, writer: &mut W, close: Close) {
         let (publish_will, expiry_update) = match close {
-            Close::ClientDisconnect { publish_will, session_expiry } => (publish_will, session_expiry),
+            Close::ClientDisconnect {
+                publish_will,
+                session_expiry,
+            } => (publish_will, session_expiry),
             Close::Server(ReasonCode::ServerShuttingDown) => (false, None),
             Close::Server(_) | Close::Lost => (true, None),
         };
@@ -645,23 +758,28 @@ impl Connection {
             // [MQTT-3.14.0-1]: the server sends DISCONNECT only to 5.0 clients and only with a
             // reason code of 0x80 or above... or a normal shutdown reason.
             if self.version == ProtocolVersion::V5 && reason != ReasonCode::Success {
-                let _ = Packet::Disconnect(Disconnect::new(reason)).encode(self.version, &mut self.wbuf);
+                let _ = Packet::Disconnect(Disconnect::new(reason))
+                    .encode(self.version, &mut self.wbuf);
             }
             debug!(message = "Closing connection.", client_id = %self.client_id, reason = %reason);
+        }
+        let will = if publish_will { self.will.take() } else { None };
+        // The will is authorized again when it is armed: the connection's rights may have
+        // changed since CONNECT.
+        let will = will.filter(|(m, _)| self.authz.publish(&m.topic, m.qos, m.retain));
+        // The session is settled before the client can see the close: a Session Expiry Interval
+        // of 0 ends the session when the Network Connection closes (§3.1.2.11.2), so a client
+        // that reconnects once it saw the close must not find (and take over) the old session.
+        if !self.core.shutdown.is_cancelled() {
+            let detached = self
+                .core
+                .sessions
+                .detach(&self.session, self.id, expiry_update, will);
+            self.core.finish_detach(&self.session, detached);
         }
         if close != Close::Lost && !self.wbuf.is_empty() {
             let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, writer.write_all(&self.wbuf)).await;
         }
         let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, writer.shutdown()).await;
-
-        let will = if publish_will { self.will.take() } else { None };
-        // The will is authorized again when it is armed: the connection's rights may have
-        // changed since CONNECT.
-        let will = will.filter(|(m, _)| self.authz.publish(&m.topic, m.qos, m.retain));
-        if self.core.shutdown.is_cancelled() {
-            return;
-        }
-        let detached = self.core.sessions.detach(&self.session, self.id, expiry_update, will);
-        self.core.finish_detach(&self.session, detached);
     }
 }

@@ -34,7 +34,10 @@ enum AliasUse {
 
 impl OutgoingAliases {
     pub(crate) fn new(maximum: u16) -> Self {
-        OutgoingAliases { maximum, ..OutgoingAliases::default() }
+        OutgoingAliases {
+            maximum,
+            ..OutgoingAliases::default()
+        }
     }
 
     fn lookup(&self, topic: &str) -> AliasUse {
@@ -122,7 +125,9 @@ impl Encoder<'_> {
             retain: delivery.retain,
             // A placeholder identifier sizes the packet exactly; the real one is allocated
             // only for a delivery that will be sent.
-            packet_id: (delivery.qos != QoS::AtMostOnce).then_some(PacketId::new(1)).flatten(),
+            packet_id: (delivery.qos != QoS::AtMostOnce)
+                .then_some(PacketId::new(1))
+                .flatten(),
             topic: message.topic.as_bytes(),
             topic_alias: None,
             subscription_identifiers: delivery.subscription_ids.as_slice(),
@@ -137,7 +142,9 @@ impl Encoder<'_> {
             }
             AliasUse::Assign(alias, _) => outgoing.topic_alias = Some(alias),
         }
-        let fits = outgoing.encoded_len(self.version).is_ok_and(|len| len <= self.max_packet_size);
+        let fits = outgoing
+            .encoded_len(self.version)
+            .is_ok_and(|len| len <= self.max_packet_size);
         if !fits {
             // [MQTT-3.1.2-25]: a packet larger than the client's Maximum Packet Size is discarded
             // as if it had been sent.
@@ -148,8 +155,12 @@ impl Encoder<'_> {
             self.aliases.commit(message.topic.as_str(), slot, alias);
         }
         if delivery.qos != QoS::AtMostOnce {
-            let Some(state) = state else { return Sent::Dropped };
-            let Some(id) = state.allocate_packet_id() else { return Sent::Dropped };
+            let Some(state) = state else {
+                return Sent::Dropped;
+            };
+            let Some(id) = state.allocate_packet_id() else {
+                return Sent::Dropped;
+            };
             outgoing.packet_id = Some(id);
             if outgoing.encode(self.version, self.wbuf).is_err() {
                 return Sent::Dropped;

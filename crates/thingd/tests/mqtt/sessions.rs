@@ -1,0 +1,476 @@
+//! Sessions: Clean Start and Session Expiry (5.0), Clean Session (3.1.1), the Session Present
+//! flag, subscriptions and queued QoS 1/2 messages surviving a reconnect, QoS 0 not queued,
+//! expiry, and the Session Expiry Interval set by DISCONNECT or capped by the server.
+
+use bytes::Bytes;
+use mqtt_codec::{Disconnect, Packet, QoS, ReasonCode};
+use thingd_broker::BrokerConfig;
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v5_session_present_follows_clean_start_and_expiry() {
+    let server = start().await;
+    for net in [Net::Tcp, Net::Tls] {
+        let id = format!("present-{net:?}");
+        let mut connect = persistent_connect(V5, &id, 60);
+        connect.clean_start = true;
+        let (client, connack) = Client::connect_ok(&server, net, connect).await;
+        assert!(
+            !connack.session_present,
+            "[MQTT-3.2.2-2]: clean start never resumes"
+        );
+        client.disconnect().await;
+        let (client, connack) =
+            Client::connect_ok(&server, net, persistent_connect(V5, &id, 60)).await;
+        assert!(
+            connack.session_present,
+            "[MQTT-3.2.2-3]: the session outlived its connection"
+        );
+        drop(client);
+        let (client, connack) =
+            Client::connect_ok(&server, net, persistent_connect(V5, &id, 0)).await;
+        assert!(
+            connack.session_present,
+            "an abrupt close keeps the session too"
+        );
+        // This connection asked for expiry 0: its session ends with it.
+        client.disconnect().await;
+        let (_client, connack) =
+            Client::connect_ok(&server, net, persistent_connect(V5, &id, 60)).await;
+        assert!(
+            !connack.session_present,
+            "a session with expiry 0 ends when its connection closes"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v311_session_present_follows_clean_session() {
+    let server = start().await;
+    for net in [Net::Tcp, Net::Tls] {
+        let id = format!("present-{net:?}");
+        let (client, connack) =
+            Client::connect_ok(&server, net, persistent_connect(V3, &id, 0)).await;
+        assert!(!connack.session_present);
+        client.disconnect().await;
+        let (client, connack) =
+            Client::connect_ok(&server, net, persistent_connect(V3, &id, 0)).await;
+        assert!(
+            connack.session_present,
+            "[MQTT-3.2.2-2] (3.1.1): the stored session is resumed"
+        );
+        client.disconnect().await;
+        let (client, connack) = Client::connect_ok(&server, net, connect_packet(V3, &id)).await;
+        assert!(
+            !connack.session_present,
+            "[MQTT-3.2.2-1] (3.1.1): clean session discards it"
+        );
+        client.disconnect().await;
+        let (_client, connack) =
+            Client::connect_ok(&server, net, persistent_connect(V3, &id, 0)).await;
+        assert!(
+            !connack.session_present,
+            "the clean session ended at its disconnect"
+        );
+    }
+}
+
+/// A subscriber with a persistent session subscribed to `filter`, then disconnected.
+async fn offline_subscriber(
+    server: &testkit::TestServer,
+    version: mqtt_codec::ProtocolVersion,
+    net: Net,
+    id: &str,
+    filter: &str,
+    qos: QoS,
+) {
+    let (mut client, _) =
+        Client::connect_ok(server, net, persistent_connect(version, id, 300)).await;
+    client.subscribe(filter, qos).await;
+    client.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_and_qos1_messages_survive_a_reconnect_but_qos0_is_not_queued() {
+    let server = start().await;
+    for (version, net) in ALL {
+        let id = format!("offline-{version}-{net:?}");
+        let base = format!("queued/{}/{net:?}", version.level());
+        offline_subscriber(
+            &server,
+            version,
+            net,
+            &id,
+            &format!("{base}/#"),
+            QoS::AtLeastOnce,
+        )
+        .await;
+
+        let mut publisher = Client::connect(&server, Net::Tcp, V5, "offline-publisher").await;
+        publisher.publish0(&format!("{base}/zero"), b"0").await;
+        assert_eq!(
+            publisher.publish1(&format!("{base}/one"), b"1").await,
+            ReasonCode::Success
+        );
+        let two = publish_packet(&format!("{base}/two"), b"2", QoS::ExactlyOnce, 77);
+        assert_eq!(publisher.publish_acked(two).await, ReasonCode::Success);
+
+        let (mut client, connack) =
+            Client::connect_ok(&server, net, persistent_connect(version, &id, 300)).await;
+        assert!(connack.session_present);
+        // The subscription survived: a live message arrives without subscribing again.
+        publisher.publish0(&format!("{base}/marker"), b"live").await;
+        let queued = client.publishes_until(&format!("{base}/marker")).await;
+        let got: Vec<_> = queued
+            .iter()
+            .map(|p| (p.topic.to_string(), p.qos, p.payload.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    format!("{base}/one"),
+                    QoS::AtLeastOnce,
+                    Bytes::from_static(b"1")
+                ),
+                // Downgraded to the subscription's QoS 1 [MQTT-3.8.4-8].
+                (
+                    format!("{base}/two"),
+                    QoS::AtLeastOnce,
+                    Bytes::from_static(b"2")
+                ),
+            ],
+            "{version} {net:?}: QoS 1 and 2 queued in order while offline, QoS 0 not kept"
+        );
+        client.disconnect().await;
+        publisher.disconnect().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ends_at_its_expiry() {
+    let server = start().await;
+    let (mut client, _) =
+        Client::connect_ok(&server, Net::Tls, persistent_connect(V5, "expiring", 1)).await;
+    client.subscribe("expiring/t", QoS::AtLeastOnce).await;
+    client.disconnect().await;
+    // The session expires 1 s after the disconnect; a 2 s server timer fires after that.
+    server_timer(&server, 2).await;
+    let mut publisher = Client::connect(&server, Net::Tcp, V5, "expiring-pub").await;
+    assert_eq!(
+        publisher.publish1("expiring/t", b"too late").await,
+        ReasonCode::NoMatchingSubscribers,
+        "the expired session's subscriptions are gone"
+    );
+    let (_client, connack) =
+        Client::connect_ok(&server, Net::Tls, persistent_connect(V5, "expiring", 1)).await;
+    assert!(
+        !connack.session_present,
+        "[MQTT-3.1.2-23]: the session was discarded at its expiry"
+    );
+    assert!(
+        thingd_broker::metrics::Metrics::get(&server.broker().metrics().sessions_expired_total)
+            >= 1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_kept_until_its_expiry() {
+    let server = start().await;
+    offline_subscriber(&server, V5, Net::Tcp, "kept", "kept/t", QoS::AtLeastOnce).await;
+    let mut publisher = Client::connect(&server, Net::Tcp, V5, "kept-pub").await;
+    assert_eq!(
+        publisher.publish1("kept/t", b"waiting").await,
+        ReasonCode::Success
+    );
+    server_timer(&server, 1).await;
+    let (mut client, connack) =
+        Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "kept", 300)).await;
+    assert!(connack.session_present);
+    assert_eq!(&client.expect_publish().await.payload[..], b"waiting");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_start_discards_the_session_and_its_queue() {
+    let server = start().await;
+    for (version, net) in ALL {
+        let id = format!("discard-{version}-{net:?}");
+        let topic = format!("discard/{}/{net:?}", version.level());
+        offline_subscriber(&server, version, net, &id, &topic, QoS::AtLeastOnce).await;
+        let mut publisher = Client::connect(&server, Net::Tcp, V5, "discard-pub").await;
+        assert_eq!(
+            publisher.publish1(&topic, b"queued").await,
+            ReasonCode::Success
+        );
+
+        let (mut client, connack) =
+            Client::connect_ok(&server, net, connect_packet(version, &id)).await;
+        assert!(!connack.session_present);
+        // [MQTT-3.1.2-4]: the old session, its subscription and its queue are gone.
+        assert_eq!(
+            publisher.publish1(&topic, b"unrouted").await,
+            ReasonCode::NoMatchingSubscribers
+        );
+        client.subscribe("discard/marker", QoS::AtMostOnce).await;
+        publisher.publish0("discard/marker", b"").await;
+        assert!(
+            client.publishes_until("discard/marker").await.is_empty(),
+            "nothing queued was delivered"
+        );
+        client.disconnect().await;
+        publisher.disconnect().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_can_end_the_session_with_expiry_zero() {
+    let server = start().await;
+    let (mut client, _) =
+        Client::connect_ok(&server, Net::Tls, persistent_connect(V5, "shorten", 300)).await;
+    client.subscribe("shorten/t", QoS::AtLeastOnce).await;
+    let mut disconnect = Disconnect::default();
+    disconnect.properties.session_expiry_interval = Some(0);
+    client.send(&Packet::Disconnect(disconnect)).await;
+    assert!(client.expect_close().await.is_empty());
+    let (_client, connack) =
+        Client::connect_ok(&server, Net::Tls, persistent_connect(V5, "shorten", 300)).await;
+    assert!(
+        !connack.session_present,
+        "DISCONNECT set the Session Expiry Interval to 0 (§3.14.2.2.2)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_can_extend_the_session_expiry() {
+    let server = start().await;
+    let (mut client, _) =
+        Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "extend", 1)).await;
+    client.subscribe("extend/t", QoS::AtLeastOnce).await;
+    let mut disconnect = Disconnect::default();
+    disconnect.properties.session_expiry_interval = Some(300);
+    client.send(&Packet::Disconnect(disconnect)).await;
+    assert!(client.expect_close().await.is_empty());
+    // Past the 1 s asked in CONNECT, within the 300 s set by DISCONNECT.
+    server_timer(&server, 2).await;
+    let (_client, connack) =
+        Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "extend", 300)).await;
+    assert!(connack.session_present);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_expiry_is_capped_and_the_cap_announced() {
+    let server = start_with(BrokerConfig {
+        max_session_expiry: 10,
+        ..BrokerConfig::default()
+    })
+    .await;
+    let (_client, connack) =
+        Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "capped", 100)).await;
+    // §3.2.2.3.2: the server tells the client the interval it uses instead of the one asked.
+    assert_eq!(connack.properties.session_expiry_interval, Some(10));
+    let (_client, connack) =
+        Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "within", 5)).await;
+    assert_eq!(connack.properties.session_expiry_interval, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unacknowledged_qos1_is_resent_with_dup_on_resumption() {
+    let server = start().await;
+    for (version, net) in ALL {
+        let id = format!("dup-{version}-{net:?}");
+        let (mut client, _) =
+            Client::connect_ok(&server, net, persistent_connect(version, &id, 300)).await;
+        client.auto_ack = false;
+        client.subscribe("dup/t", QoS::AtLeastOnce).await;
+        let mut publisher = Client::connect(&server, Net::Tcp, V5, "dup-pub").await;
+        assert_eq!(
+            publisher.publish1("dup/t", b"ack me").await,
+            ReasonCode::Success
+        );
+        let first = client.expect_publish().await;
+        assert!(!first.dup);
+        let packet_id = first.packet_id.expect("QoS 1 has a packet identifier");
+        drop(client); // without acknowledging
+
+        let (mut client, connack) =
+            Client::connect_ok(&server, net, persistent_connect(version, &id, 300)).await;
+        assert!(connack.session_present);
+        client.auto_ack = false;
+        let again = client.expect_publish().await;
+        // [MQTT-4.4.0-1]: resent with the same Packet Identifier and DUP set [MQTT-3.3.1-1].
+        assert_eq!(again.packet_id, Some(packet_id), "{version} {net:?}");
+        assert!(again.dup, "{version} {net:?}");
+        assert_eq!(again.payload, first.payload);
+        client.ack(&again).await;
+        // Acknowledged now: not resent on the next resumption.
+        client.settle().await;
+        drop(client);
+        let (mut client, _) =
+            Client::connect_ok(&server, net, persistent_connect(version, &id, 300)).await;
+        client.subscribe("dup/marker", QoS::AtMostOnce).await;
+        publisher.publish0("dup/marker", b"").await;
+        assert!(client.publishes_until("dup/marker").await.is_empty());
+        client
+            .send(&Packet::Disconnect(Disconnect::default()))
+            .await;
+        client.expect_close().await;
+        publisher.disconnect().await;
+        // End the session for the next round.
+        let (client, _) = Client::connect_ok(&server, net, connect_packet(version, &id)).await;
+        client.disconnect().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unacknowledged_qos2_pubrel_is_resent_on_resumption() {
+    let server = start().await;
+    let (mut client, _) =
+        Client::connect_ok(&server, Net::Tls, persistent_connect(V5, "pubrel", 300)).await;
+    client.auto_ack = false;
+    client.subscribe("pubrel/t", QoS::ExactlyOnce).await;
+    let mut publisher = Client::connect(&server, Net::Tcp, V5, "pubrel-pub").await;
+    let publish = publish_packet("pubrel/t", b"exactly once", QoS::ExactlyOnce, 9);
+    assert_eq!(publisher.publish_acked(publish).await, ReasonCode::Success);
+    let delivered = client.expect_publish().await;
+    let id = delivered.packet_id.unwrap();
+    client.send(&Packet::PubRec(mqtt_codec::Ack::new(id))).await;
+    match client.next_packet().await {
+        Packet::PubRel(rel) => assert_eq!(rel.packet_id, id),
+        other => panic!("expected PUBREL, got {other:?}"),
+    }
+    drop(client); // without PUBCOMP
+
+    let (mut client, connack) =
+        Client::connect_ok(&server, Net::Tls, persistent_connect(V5, "pubrel", 300)).await;
+    assert!(connack.session_present);
+    // [MQTT-4.4.0-1]: the PUBREL is resent, not the PUBLISH.
+    match client.next_packet().await {
+        Packet::PubRel(rel) => {
+            assert_eq!(rel.packet_id, id);
+            client
+                .send(&Packet::PubComp(mqtt_codec::Ack::new(id)))
+                .await;
+        }
+        other => panic!("expected the PUBREL again, got {other:?}"),
+    }
+    assert!(
+        client.settle().await.is_empty(),
+        "nothing else is outstanding"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incoming_qos2_message_awaiting_pubrel_survives_a_reconnect() {
+    let server = start().await;
+    let mut subscriber = Client::connect(&server, Net::Tcp, V5, "qos2-in-sub").await;
+    subscriber.subscribe("qos2-in/#", QoS::ExactlyOnce).await;
+    for (version, net) in [(V5, Net::Tls), (V3, Net::Tcp)] {
+        let id = format!("qos2-in-{version}");
+        let (mut publisher, _) =
+            Client::connect_ok(&server, net, persistent_connect(version, &id, 300)).await;
+        let publish = publish_packet(
+            "qos2-in/t",
+            version.to_string().as_bytes(),
+            QoS::ExactlyOnce,
+            7,
+        );
+        publisher.send(&Packet::Publish(publish.clone())).await;
+        assert!(
+            matches!(publisher.next_packet().await, Packet::PubRec(rec) if rec.packet_id == pid(7))
+        );
+        drop(publisher); // before sending PUBREL
+
+        // §4.1: the session keeps the QoS 2 message received but not completely acknowledged, so
+        // the re-sent PUBLISH is recognised and not delivered again [MQTT-4.3.3-...].
+        let (mut publisher, connack) =
+            Client::connect_ok(&server, net, persistent_connect(version, &id, 300)).await;
+        assert!(connack.session_present);
+        publisher
+            .send(&Packet::Publish(mqtt_codec::Publish {
+                dup: true,
+                ..publish
+            }))
+            .await;
+        assert!(
+            matches!(publisher.next_packet().await, Packet::PubRec(rec) if rec.packet_id == pid(7))
+        );
+        publisher
+            .send(&Packet::PubRel(mqtt_codec::Ack::new(pid(7))))
+            .await;
+        match publisher.next_packet().await {
+            Packet::PubComp(comp) => assert_eq!(
+                (comp.packet_id, comp.reason_code),
+                (pid(7), ReasonCode::Success)
+            ),
+            other => panic!("expected PUBCOMP, got {other:?}"),
+        }
+        publisher.publish1("qos2-in/marker", b"").await;
+        let got = subscriber.publishes_until("qos2-in/marker").await;
+        assert_eq!(got.len(), 1, "{version} {net:?}: delivered once: {got:?}");
+        assert_eq!(got[0].payload, version.to_string().as_bytes());
+        publisher.disconnect().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_takeovers_under_load_keep_delivering() {
+    let server = start().await;
+    let mut connect = persistent_connect(V5, "hopping", 300);
+    connect.properties.receive_maximum = std::num::NonZeroU16::new(1);
+    let (mut current, _) = Client::connect_ok(&server, Net::Tcp, connect.clone()).await;
+    current.subscribe("hopping/t", QoS::AtLeastOnce).await;
+
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut publisher = Client::connect(&server, Net::Tcp, V5, "hopping-pub").await;
+    let flood = tokio::spawn(async move {
+        for n in 0..200_000u32 {
+            if stopped.try_recv().is_ok() {
+                return;
+            }
+            publisher.publish1("hopping/t", &n.to_be_bytes()).await;
+        }
+    });
+    // Each new connection takes the session over while deliveries flow; with a window of one,
+    // a message left inflight but never sent to the new owner would stall it for good.
+    for _ in 0..200 {
+        let (mut next, connack) = Client::connect_ok(&server, Net::Tcp, connect.clone()).await;
+        assert!(connack.session_present);
+        next.expect_publish().await;
+        drop(current);
+        current = next;
+    }
+    let _ = stop.send(());
+    flood.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_ends_with_its_connection_is_gone_once_the_close_is_seen() {
+    let server = start().await;
+    for (version, net) in ALL {
+        for round in 0..25 {
+            // 5.0: Session Expiry 0; 3.1.1: Clean Session 1. The session ends when the network
+            // connection closes (§3.1.2.11.2), so once the client has seen the close ...
+            let (mut client, _) =
+                Client::connect_ok(&server, net, connect_packet(version, "brief")).await;
+            client.subscribe("brief/t", QoS::AtLeastOnce).await;
+            if round % 2 == 0 {
+                client.disconnect().await;
+            } else {
+                client
+                    .send(&Packet::Connect(Box::new(connect_packet(version, "brief"))))
+                    .await;
+                client.expect_disconnect(ReasonCode::ProtocolError).await;
+            }
+            // ... a reconnection does not find it.
+            let (client, connack) =
+                Client::connect_ok(&server, net, persistent_connect(version, "brief", 60)).await;
+            assert!(!connack.session_present, "{version} {net:?} round {round}");
+            // End this persistent session too before the next round.
+            client.disconnect().await;
+            let (client, _) =
+                Client::connect_ok(&server, net, connect_packet(version, "brief")).await;
+            client.disconnect().await;
+        }
+    }
+}
