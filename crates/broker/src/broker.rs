@@ -15,6 +15,7 @@ use crate::config::BrokerConfig;
 use crate::connection;
 use crate::core::Core;
 use crate::metrics::{Metrics, render_gauge};
+use crate::store::{MemorySessionStore, SessionStore};
 
 /// An MQTT broker. Cheap to clone: clones share the same state.
 #[derive(Clone, Debug)]
@@ -22,15 +23,22 @@ pub struct Broker {
     core: Arc<Core>,
 }
 
-/// A handle that shuts the broker down; what `thingd serve` holds on to.
-pub type BrokerHandle = Broker;
-
 impl Broker {
-    /// A broker with no listeners yet.
+    /// A broker with no listeners yet, whose sessions live in memory.
     pub fn new(config: BrokerConfig, authorizer: Arc<dyn Authorizer>) -> Broker {
-        Broker {
-            core: Core::new(config, authorizer),
-        }
+        Self::with_store(config, authorizer, Arc::new(MemorySessionStore::new()))
+    }
+
+    /// A broker that keeps persistent sessions in `store`, restoring those it holds. Must be
+    /// called inside a tokio runtime (restored sessions get their expiry timers).
+    pub fn with_store(
+        config: BrokerConfig,
+        authorizer: Arc<dyn Authorizer>,
+        store: Arc<dyn SessionStore>,
+    ) -> Broker {
+        let core = Core::new(config, authorizer, store);
+        core.restore_sessions();
+        Broker { core }
     }
 
     /// The configuration.
@@ -127,6 +135,9 @@ impl Broker {
             warn!(message = "Connections still open after the shutdown grace period.");
         }
         for session in self.core.sessions.drain() {
+            // Persistent sessions are recorded as they stand, so a broker started on the same
+            // store resumes them.
+            self.core.save_session(&session);
             session.mailbox.close();
         }
     }

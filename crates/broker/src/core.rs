@@ -1,8 +1,9 @@
 //! The state every connection shares ([`Core`]), and the session-lifecycle steps that involve
 //! more than one part of it: ending sessions, publishing wills, and their timers.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -13,7 +14,12 @@ use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::retained::RetainedStore;
 use crate::router::{RouteOutcome, RouteScratch, Router};
-use crate::session::{Detached, Session, SessionRegistry};
+use mqtt_topic::SubscriptionFilter;
+use tracing::warn;
+
+use crate::router::Subscriber;
+use crate::session::{Detached, Session, SessionRegistry, StoredSubscription};
+use crate::store::SessionStore;
 
 /// Everything the connection tasks share.
 pub(crate) struct Core {
@@ -33,6 +39,8 @@ pub(crate) struct Core {
     pub(crate) shutdown: CancellationToken,
     /// Every connection and timer task, so shutdown can wait for them.
     pub(crate) tasks: TaskTracker,
+    /// Where persistent sessions' durable state is kept.
+    pub(crate) store: Arc<dyn SessionStore>,
 }
 
 impl std::fmt::Debug for Core {
@@ -45,8 +53,13 @@ impl std::fmt::Debug for Core {
 
 impl Core {
     /// A core with no sessions, subscriptions or retained messages.
-    pub(crate) fn new(config: BrokerConfig, authorizer: Arc<dyn Authorizer>) -> Arc<Core> {
+    pub(crate) fn new(
+        config: BrokerConfig,
+        authorizer: Arc<dyn Authorizer>,
+        store: Arc<dyn SessionStore>,
+    ) -> Arc<Core> {
         Arc::new(Core {
+            store,
             sessions: SessionRegistry::new(&config),
             retained: RetainedStore::new(config.max_retained_messages),
             router: Router::new(),
@@ -77,12 +90,102 @@ impl Core {
         self.publish(will);
     }
 
-    /// Removes an ended session's subscriptions from the index.
+    /// Removes an ended session's subscriptions from the index, and its record from the store.
     pub(crate) fn forget_session(&self, session: &Session) {
         let subscriptions = std::mem::take(&mut session.state.lock().subscriptions);
         for stored in subscriptions.values() {
             self.router.unsubscribe(&stored.filter, session.key());
         }
+        self.store.remove(session.client_id());
+    }
+
+    /// Records a persistent session's durable state in the store (nothing for a session that
+    /// ends with its connection).
+    pub(crate) fn save_session(&self, session: &Session) {
+        if let Some(persisted) = session.persisted() {
+            self.store.save(persisted);
+        }
+    }
+
+    /// Restores the sessions the store kept, offline, with their subscriptions; each expires
+    /// its interval after it was saved, and one whose time ran out is forgotten.
+    pub(crate) fn restore_sessions(self: &Arc<Self>) {
+        let now = SystemTime::now();
+        for persisted in self.store.load() {
+            let elapsed = now
+                .duration_since(persisted.saved_at)
+                .unwrap_or_default()
+                .as_secs();
+            let Some(left) = u64::from(persisted.expiry_interval)
+                .checked_sub(elapsed)
+                .filter(|l| *l > 0)
+            else {
+                self.store.remove(&persisted.client_id);
+                continue;
+            };
+            let mut subscriptions = HashMap::new();
+            for saved in &persisted.subscriptions {
+                // A filter the current limits refuse is dropped rather than restored unchecked.
+                match SubscriptionFilter::parse(&saved.filter, &self.config.topic_limits) {
+                    Ok(filter) => {
+                        subscriptions.insert(
+                            Box::from(saved.filter.as_str()),
+                            StoredSubscription {
+                                filter,
+                                options: saved.options,
+                                identifier: saved.identifier,
+                            },
+                        );
+                    }
+                    Err(error) => {
+                        warn!(message = "Dropping a stored subscription.", client_id = %persisted.client_id, filter = %saved.filter, %error)
+                    }
+                }
+            }
+            let Some((session, generation)) = self.sessions.restore(
+                &persisted.client_id,
+                persisted.expiry_interval,
+                subscriptions.clone(),
+            ) else {
+                continue;
+            };
+            for stored in subscriptions.values() {
+                self.router.subscribe(
+                    &stored.filter,
+                    Subscriber {
+                        session: session.clone(),
+                        options: stored.options,
+                        identifier: stored.identifier,
+                    },
+                );
+            }
+            self.schedule_expiry(
+                &session,
+                u32::try_from(left).unwrap_or(u32::MAX),
+                generation,
+            );
+        }
+    }
+
+    /// Ends `session` after `seconds` unless it is resumed first (its generation changes).
+    fn schedule_expiry(self: &Arc<Self>, session: &Arc<Session>, seconds: u32, generation: u64) {
+        let core = self.clone();
+        let session = session.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(u64::from(seconds))) => {
+                    if let Some(will) = core.sessions.expire(&session, generation) {
+                        Metrics::inc(&core.metrics.sessions_expired_total);
+                        core.forget_session(&session);
+                        // [MQTT-3.1.2-8]: a will still waiting is published when the session ends.
+                        if let Some(will) = will {
+                            core.publish_will(will);
+                        }
+                    }
+                }
+                _ = core.shutdown.cancelled() => {}
+            }
+        });
     }
 
     /// Carries out what a detach left to do: forget an ended session, publish a will now, and
@@ -109,23 +212,9 @@ impl Core {
             });
         }
         if let Some((seconds, generation)) = detached.expire_after {
-            let core = self.clone();
-            let session = session.clone();
-            self.tasks.spawn(async move {
-                tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(u64::from(seconds))) => {
-                        if let Some(will) = core.sessions.expire(&session, generation) {
-                            Metrics::inc(&core.metrics.sessions_expired_total);
-                            core.forget_session(&session);
-                            // [MQTT-3.1.2-8]: a will still waiting is published when the session ends.
-                            if let Some(will) = will {
-                                core.publish_will(will);
-                            }
-                        }
-                    }
-                    _ = core.shutdown.cancelled() => {}
-                }
-            });
+            // The interval may have changed on DISCONNECT, and the clock starts now.
+            self.save_session(session);
+            self.schedule_expiry(session, seconds, generation);
         }
     }
 }

@@ -18,9 +18,11 @@ pub mod metrics;
 pub mod retained;
 pub mod router;
 pub mod session;
+pub mod store;
 pub mod tls;
 pub mod websocket;
 
 pub use auth::{AllowConnected, Authorizer, ConnectionAuthorizer, ListenerKind, Principal};
-pub use broker::{Broker, BrokerHandle};
+pub use broker::Broker;
 pub use config::{BrokerConfig, QueueOverflow};
+pub use store::{MemorySessionStore, PersistedSession, PersistedSubscription, SessionStore};

@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 use crate::config::BrokerConfig;
 use crate::mailbox::Mailbox;
 use crate::message::{Delivery, Message};
+use crate::store::{PersistedSession, PersistedSubscription};
 
 /// Identifies one session for its whole life; a new session for the same Client Identifier
 /// gets a new key, so stale references can tell.
@@ -208,6 +209,40 @@ impl Session {
     /// Whether the session has ended.
     pub fn has_ended(&self) -> bool {
         self.link.lock().ended
+    }
+
+    /// The Session Expiry Interval in force, in seconds.
+    pub fn expiry_interval(&self) -> u32 {
+        self.link.lock().expiry_interval
+    }
+
+    /// The session's durable state, for its [`crate::store::SessionStore`]; `None` for a session
+    /// that ends with its connection (expiry 0) or has ended.
+    pub fn persisted(&self) -> Option<PersistedSession> {
+        let expiry_interval = {
+            let link = self.link.lock();
+            if link.ended || link.expiry_interval == 0 {
+                return None;
+            }
+            link.expiry_interval
+        };
+        let state = self.state.lock();
+        let mut subscriptions: Vec<_> = state
+            .subscriptions
+            .iter()
+            .map(|(filter, stored)| PersistedSubscription {
+                filter: filter.to_string(),
+                options: stored.options,
+                identifier: stored.identifier,
+            })
+            .collect();
+        subscriptions.sort_by(|a, b| a.filter.cmp(&b.filter));
+        Some(PersistedSession {
+            client_id: self.client_id.to_string(),
+            expiry_interval,
+            subscriptions,
+            saved_at: std::time::SystemTime::now(),
+        })
     }
 }
 
@@ -449,6 +484,47 @@ impl SessionRegistry {
         }
         session.mailbox.close();
         Some(will)
+    }
+
+    /// Recreates a session saved by a store, offline; the caller adds its subscriptions to the
+    /// router and starts its expiry timer with the returned generation. `None` if a session
+    /// with this Client Identifier already exists.
+    pub fn restore(
+        &self,
+        client_id: &str,
+        expiry_interval: u32,
+        subscriptions: HashMap<Box<str>, StoredSubscription>,
+    ) -> Option<(Arc<Session>, u64)> {
+        let mut sessions = self.sessions.lock();
+        if sessions.contains_key(client_id) {
+            return None;
+        }
+        let key = SessionKey(self.next_key.fetch_add(1, Ordering::Relaxed));
+        let client_id: Arc<str> = Arc::from(client_id);
+        let generation = 1;
+        let session = Arc::new(Session {
+            key,
+            client_id: client_id.clone(),
+            mailbox: Mailbox::new(self.max_messages, self.max_bytes, self.overflow),
+            state: Mutex::new(SessionState {
+                subscriptions,
+                ..SessionState::default()
+            }),
+            link: Mutex::new(Link {
+                owner: None,
+                generation,
+                ended: false,
+                expiry_interval,
+                pending_will: None,
+            }),
+        });
+        sessions.insert(client_id, session.clone());
+        Some((session, generation))
+    }
+
+    /// Every session, online and offline.
+    pub fn all(&self) -> Vec<Arc<Session>> {
+        self.sessions.lock().values().cloned().collect()
     }
 
     /// Ends every session (at shutdown), returning them.

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use tempfile::TempDir;
 use thingd::{Running, ServeOptions};
 
-use thingd_broker::{Authorizer, Broker, BrokerConfig};
+use thingd_broker::{Authorizer, Broker, BrokerConfig, SessionStore};
 use thingd_pki::CertificateAuthority;
 
 /// A running thingd with every listener on a loopback port chosen by the system.
@@ -90,18 +90,29 @@ impl TestServer {
         authorizer: Arc<dyn Authorizer>,
     ) -> anyhow::Result<TestServer> {
         let data_dir = tempfile::tempdir().context("creating a temporary data directory")?;
-        Self::start_full(data_dir, config, Some(authorizer)).await
+        Self::start_full(data_dir, config, Some(authorizer), None).await
     }
 
     /// Starts thingd on an existing data directory (e.g. to test a restart).
     pub async fn start_in(data_dir: TempDir, config: BrokerConfig) -> anyhow::Result<TestServer> {
-        Self::start_full(data_dir, config, None).await
+        Self::start_full(data_dir, config, None, None).await
+    }
+
+    /// Starts thingd on an existing data directory with a session store, so that a test can
+    /// stop one thingd and start another that resumes its persistent sessions.
+    pub async fn start_with_store(
+        data_dir: TempDir,
+        config: BrokerConfig,
+        store: Arc<dyn SessionStore>,
+    ) -> anyhow::Result<TestServer> {
+        Self::start_full(data_dir, config, None, Some(store)).await
     }
 
     async fn start_full(
         data_dir: TempDir,
         config: BrokerConfig,
         authorizer: Option<Arc<dyn Authorizer>>,
+        session_store: Option<Arc<dyn SessionStore>>,
     ) -> anyhow::Result<TestServer> {
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let mut options = ServeOptions::new(data_dir.path().join("data"));
@@ -110,6 +121,7 @@ impl TestServer {
         options.api = Some(loopback);
         options.broker = config;
         options.authorizer = authorizer;
+        options.session_store = session_store;
         let running = thingd::serve::start(options).await?;
         let ca_path = running.data_dir.join("ca.pem");
         let ca_pem = std::fs::read_to_string(&ca_path).context("reading ca.pem")?;

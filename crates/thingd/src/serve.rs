@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use thingd_broker::{AllowConnected, Authorizer, Broker, BrokerConfig};
+use thingd_broker::{
+    AllowConnected, Authorizer, Broker, BrokerConfig, MemorySessionStore, SessionStore,
+};
 use thingd_pki::{CertificateAuthority, ServerIdentity};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +31,8 @@ pub struct ServeOptions {
     pub broker: BrokerConfig,
     /// Who may connect, publish, subscribe and receive; `None` uses [`AllowConnected`].
     pub authorizer: Option<Arc<dyn Authorizer>>,
+    /// Where persistent sessions are kept; `None` keeps them in memory for this process.
+    pub session_store: Option<Arc<dyn SessionStore>>,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -56,6 +60,7 @@ impl ServeOptions {
             hostnames: Vec::new(),
             broker: BrokerConfig::default(),
             authorizer: None,
+            session_store: None,
         }
     }
 }
@@ -95,7 +100,11 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         .authorizer
         .clone()
         .unwrap_or_else(|| Arc::new(AllowConnected));
-    let broker = Broker::new(options.broker.clone(), authorizer);
+    let store = options
+        .session_store
+        .clone()
+        .unwrap_or_else(|| Arc::new(MemorySessionStore::new()));
+    let broker = Broker::with_store(options.broker.clone(), authorizer, store);
     let mut running = Running {
         mqtt: None,
         mqtt_tcp: None,

@@ -358,6 +358,7 @@ impl Connection {
         };
         suback.reason_codes.shrink_to_fit();
         self.send(Packet::SubAck(suback));
+        self.core.save_session(&self.session);
         for delivery in retained {
             if self.session.mailbox.push(delivery).is_err() {
                 Metrics::inc(&self.core.metrics.deliveries_dropped_total);
@@ -390,6 +391,7 @@ impl Connection {
             };
             reasons.push(reason);
         }
+        self.core.save_session(&self.session);
         // [MQTT-3.10.4-4], [MQTT-3.11.3-1]: UNSUBACK with one reason code per filter (5.0).
         self.send(Packet::UnsubAck(UnsubAck {
             packet_id: unsubscribe.packet_id,

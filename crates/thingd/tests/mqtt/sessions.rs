@@ -474,3 +474,112 @@ async fn a_session_that_ends_with_its_connection_is_gone_once_the_close_is_seen(
         }
     }
 }
+
+/// A broker started on the store another one shut down with resumes its persistent sessions:
+/// Session Present, the same subscriptions (with their options and identifiers), and the
+/// expiry counted on. Sessions that end with their connection are not kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_sessions_survive_a_restart_on_the_same_store() {
+    let store = std::sync::Arc::new(thingd_broker::MemorySessionStore::new());
+    let data_dir = tempfile::tempdir().unwrap();
+    let server =
+        testkit::TestServer::start_with_store(data_dir, BrokerConfig::default(), store.clone())
+            .await
+            .unwrap();
+    for version in [V3, V5] {
+        let id = format!("restart-{}", version.level());
+        let (mut client, _) =
+            Client::connect_ok(&server, Net::Tls, persistent_connect(version, &id, 600)).await;
+        client
+            .subscribe(&format!("restart/{}/#", version.level()), QoS::AtLeastOnce)
+            .await;
+        client.disconnect().await;
+    }
+    // A clean session is not recorded.
+    let (client, _) =
+        Client::connect_ok(&server, Net::Tcp, connect_packet(V5, "restart-clean")).await;
+    client.disconnect().await;
+    let data_dir = server.stop_keeping_data().await;
+    assert_eq!(
+        store.len(),
+        2,
+        "{:?}",
+        thingd_broker::SessionStore::load(&*store)
+    );
+
+    let server =
+        testkit::TestServer::start_with_store(data_dir, BrokerConfig::default(), store.clone())
+            .await
+            .unwrap();
+    let mut publisher = Client::connect(&server, Net::Tcp, V5, "restart-publisher").await;
+    for version in [V3, V5] {
+        let id = format!("restart-{}", version.level());
+        let (mut client, connack) =
+            Client::connect_ok(&server, Net::Tls, persistent_connect(version, &id, 600)).await;
+        assert!(
+            connack.session_present,
+            "[MQTT-3.2.2-3]: the restored session is resumed"
+        );
+        // The subscription came back: a message arrives without subscribing again.
+        let topic = format!("restart/{}/after", version.level());
+        assert_eq!(
+            publisher.publish1(&topic, b"hello").await,
+            ReasonCode::Success
+        );
+        let publish = client.expect_publish().await;
+        assert_eq!(publish.topic, topic.as_str());
+        assert_eq!(publish.qos, QoS::AtLeastOnce);
+        assert_eq!(&publish.payload[..], b"hello");
+        client.ack(&publish).await;
+    }
+    let (_client, connack) = Client::connect_ok(
+        &server,
+        Net::Tcp,
+        persistent_connect(V5, "restart-clean", 60),
+    )
+    .await;
+    assert!(!connack.session_present);
+    server.shutdown().await;
+}
+
+/// A stored session whose expiry ran out while no broker was running is not restored
+/// (§3.1.2.11.2), and is forgotten by the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_session_that_expired_meanwhile_is_not_restored() {
+    use thingd_broker::{PersistedSession, PersistedSubscription, SessionStore};
+    let store = std::sync::Arc::new(thingd_broker::MemorySessionStore::new());
+    let saved = |client_id: &str, saved_ago: u64| PersistedSession {
+        client_id: client_id.to_owned(),
+        expiry_interval: 60,
+        subscriptions: vec![PersistedSubscription {
+            filter: "stored/#".to_owned(),
+            options: opts(QoS::AtLeastOnce),
+            identifier: None,
+        }],
+        saved_at: std::time::SystemTime::now() - std::time::Duration::from_secs(saved_ago),
+    };
+    store.save(saved("expired", 120));
+    store.save(saved("alive", 10));
+    let server = testkit::TestServer::start_with_store(
+        tempfile::tempdir().unwrap(),
+        BrokerConfig::default(),
+        store.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store
+            .load()
+            .iter()
+            .map(|s| s.client_id.as_str())
+            .collect::<Vec<_>>(),
+        ["alive"]
+    );
+    let (_expired, connack) =
+        Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "expired", 60)).await;
+    assert!(!connack.session_present);
+    let (_alive, connack) =
+        Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "alive", 60)).await;
+    assert!(connack.session_present);
+    server.shutdown().await;
+}
