@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 PORT=${THINGD_BENCH_PORT:-1884}
 cargo build --release --locked -p thingd >&2
 data=$(mktemp -d)
+# THINGD_WORKERS=1 measures thingd on one worker thread (see docs/perf.md).
 THINGD_LOG=warn ./target/release/thingd serve --data-dir "$data" --mqtt off --api off \
-    --mqtt-tcp "127.0.0.1:${PORT}" &
+    --mqtt-tcp "127.0.0.1:${PORT}" ${THINGD_WORKERS:+--workers "$THINGD_WORKERS"} &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
 # Wait for the listener rather than for a fixed time.

@@ -83,10 +83,11 @@ impl Scenario {
                 QoS::AtLeastOnce,
                 16,
             ),
+            // Fan-in is offered a fixed load, the target rate of perf-targets.md (1 M/s).
             Scenario {
-                rate: Some(5_000),
+                rate: Some(10_000),
                 ..s(
-                    "d:100-1-qos0-16B@500k",
+                    "d:100-1-qos0-16B@1M",
                     Topology::FanIn,
                     100,
                     1,

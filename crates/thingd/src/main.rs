@@ -83,6 +83,9 @@ struct ServeArgs {
     /// Apply AWS IoT Core's topic limits (256 bytes, 8 levels).
     #[arg(long)]
     aws_topic_limits: bool,
+    /// Worker threads serving connections (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -95,7 +95,7 @@ impl Connection {
     }
 
     fn on_publish(&mut self, mut publish: Publish) -> Result<(), Close> {
-        Metrics::inc(&self.core.metrics.publish_received_total);
+        self.counts.publish_received += 1;
         let core = self.core.clone();
         let config = &core.config;
         if publish.qos > config.maximum_qos {
@@ -163,12 +163,9 @@ impl Connection {
         }
         let outcome = self.core.router.route(&message, &mut self.scratch);
         if !outcome.matched() {
-            Metrics::inc(&self.core.metrics.publish_unrouted_total);
+            self.counts.publish_unrouted += 1;
         }
-        Metrics::add(
-            &self.core.metrics.deliveries_dropped_total,
-            outcome.dropped as u64,
-        );
+        self.counts.deliveries_dropped += outcome.dropped as u64;
         let reason = if outcome.matched() || message.retain {
             ReasonCode::Success
         } else {

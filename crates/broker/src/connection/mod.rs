@@ -436,6 +436,7 @@ async fn accept(
         congested: Vec::new(),
         congestion_deadline: None,
         input_pending: false,
+        counts: PendingCounts::default(),
     };
     Ok((connection, connack, decoder))
 }
@@ -508,6 +509,38 @@ pub(crate) struct Connection {
     congestion_deadline: Option<tokio::time::Instant>,
     /// Complete packets may remain in the read buffer: input stopped at a congestion.
     input_pending: bool,
+    /// Per-message counts, added to the shared counters once per loop iteration: shared
+    /// counters written by every connection on every message would bounce their cache line
+    /// between cores.
+    counts: PendingCounts,
+}
+
+/// Counts not yet added to [`Metrics`].
+#[derive(Debug, Default)]
+struct PendingCounts {
+    publish_received: u64,
+    publish_sent: u64,
+    publish_unrouted: u64,
+    deliveries_dropped: u64,
+}
+
+impl PendingCounts {
+    fn flush(&mut self, metrics: &Metrics) {
+        let pending = std::mem::take(self);
+        for (counter, n) in [
+            (&metrics.publish_received_total, pending.publish_received),
+            (&metrics.publish_sent_total, pending.publish_sent),
+            (&metrics.publish_unrouted_total, pending.publish_unrouted),
+            (
+                &metrics.deliveries_dropped_total,
+                pending.deliveries_dropped,
+            ),
+        ] {
+            if n > 0 {
+                Metrics::add(counter, n);
+            }
+        }
+    }
 }
 
 impl Connection {
@@ -522,16 +555,9 @@ impl Connection {
         W: AsyncWrite + Unpin,
     {
         if self.session_present {
-            let now = Instant::now();
-            let mut state = self.session.state.lock();
-            let mut encoder = Encoder {
-                version: self.version,
-                max_packet_size: self.client.max_packet_size,
-                aliases: &mut self.outgoing_aliases,
-                wbuf: &mut self.wbuf,
-                metrics: &self.core.metrics,
-            };
-            encoder.resend_inflight(&mut state, now);
+            let session = self.session.clone();
+            let mut state = session.state.lock();
+            self.encoder().resend_inflight(&mut state, Instant::now());
         }
         let core = self.core.clone();
         let control = self.control.clone();
@@ -543,6 +569,7 @@ impl Connection {
         let mut unflushed = false;
 
         let close = loop {
+            self.counts.flush(&core.metrics);
             if let Some(reason) = control.reason() {
                 break Close::Server(reason);
             }
@@ -639,6 +666,7 @@ impl Connection {
                 }
             }
         };
+        self.counts.flush(&core.metrics);
         self.finish(writer, close).await;
     }
 
@@ -679,6 +707,18 @@ impl Connection {
         }
     }
 
+    /// The encoder of this connection's deliveries, writing into its write buffer.
+    fn encoder(&mut self) -> Encoder<'_> {
+        Encoder {
+            version: self.version,
+            max_packet_size: self.client.max_packet_size,
+            aliases: &mut self.outgoing_aliases,
+            wbuf: &mut self.wbuf,
+            metrics: &self.core.metrics,
+            sent: &mut self.counts.publish_sent,
+        }
+    }
+
     /// Moves deliveries from the mailbox into the write buffer, as far as the client's
     /// inflight window and the write buffer allow.
     fn pump(&mut self) {
@@ -687,7 +727,9 @@ impl Connection {
                 .receive_maximum
                 .min(self.core.config.max_inflight),
         );
-        let mut state = self.session.state.lock();
+        let session = self.session.clone();
+        let authz = self.authz.clone();
+        let mut state = session.state.lock();
         if self.control.reason().is_some() {
             // Told to close, e.g. taken over [MQTT-3.1.4-3]: the new owner resends the session's
             // inflight messages once [MQTT-4.4.0-1], under this lock, after the close was asked
@@ -699,25 +741,24 @@ impl Connection {
         loop {
             let mut slots = window.saturating_sub(state.inflight.len());
             self.drained.clear();
-            let more = self
-                .session
+            let more = session
                 .mailbox
                 .drain(&mut self.drained, DRAIN_BATCH, &mut slots);
             let taken = self.drained.len();
-            let mut encoder = Encoder {
-                version: self.version,
-                max_packet_size: self.client.max_packet_size,
-                aliases: &mut self.outgoing_aliases,
-                wbuf: &mut self.wbuf,
-                metrics: &self.core.metrics,
-            };
-            for delivery in self.drained.drain(..) {
+            let mut drained = std::mem::take(&mut self.drained);
+            let mut denied = 0;
+            let mut encoder = self.encoder();
+            for delivery in drained.drain(..) {
                 // Every delivery, live, retained or queued, is authorized for this connection.
-                if !self.authz.receive(&delivery.message.topic) {
-                    Metrics::inc(&self.core.metrics.deliveries_denied_total);
+                if !authz.receive(&delivery.message.topic) {
+                    denied += 1;
                     continue;
                 }
                 encoder.publish(delivery, Some(&mut state), now);
+            }
+            self.drained = drained;
+            if denied > 0 {
+                Metrics::add(&self.core.metrics.deliveries_denied_total, denied);
             }
             // Stop draining when the window, not the batch size, stopped us: acknowledgements set
             // `mailbox_ready` again, and pushes wake the mailbox's notification. The window is
