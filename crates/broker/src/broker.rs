@@ -118,6 +118,14 @@ impl Broker {
         out
     }
 
+    /// Closes every connection authenticated with the certificate `certificate_id` (5.0 clients
+    /// get DISCONNECT 0x87 Not authorized); returns how many. Called when the certificate is
+    /// deactivated, revoked or deleted.
+    pub fn disconnect_certificate(&self, certificate_id: &str) -> usize {
+        self.core
+            .close_certificate(certificate_id, mqtt_codec::ReasonCode::NotAuthorized)
+    }
+
     /// The broker's counters.
     pub fn metrics(&self) -> &Metrics {
         &self.core.metrics

@@ -14,11 +14,13 @@ use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::retained::RetainedStore;
 use crate::router::{RouteOutcome, RouteScratch, Router};
+use mqtt_codec::ReasonCode;
 use mqtt_topic::SubscriptionFilter;
+use parking_lot::Mutex;
 use tracing::warn;
 
 use crate::router::Subscriber;
-use crate::session::{Detached, Session, SessionRegistry, StoredSubscription};
+use crate::session::{ConnectionControl, Detached, Session, SessionRegistry, StoredSubscription};
 use crate::store::SessionStore;
 
 /// Everything the connection tasks share.
@@ -41,6 +43,16 @@ pub(crate) struct Core {
     pub(crate) tasks: TaskTracker,
     /// Where persistent sessions' durable state is kept.
     pub(crate) store: Arc<dyn SessionStore>,
+    /// Open connections by the id of the client certificate they authenticated with, so that a
+    /// certificate that is deactivated or deleted closes its connections at once.
+    pub(crate) by_certificate: Mutex<HashMap<String, Vec<TrackedConnection>>>,
+}
+
+/// A connection, as the certificate index holds it.
+#[derive(Clone, Debug)]
+pub(crate) struct TrackedConnection {
+    id: u64,
+    control: Arc<ConnectionControl>,
 }
 
 impl std::fmt::Debug for Core {
@@ -60,6 +72,7 @@ impl Core {
     ) -> Arc<Core> {
         Arc::new(Core {
             store,
+            by_certificate: Mutex::new(HashMap::new()),
             sessions: SessionRegistry::new(&config),
             retained: RetainedStore::new(config.max_retained_messages),
             router: Router::new(),
@@ -88,6 +101,46 @@ impl Core {
         }
         Metrics::inc(&self.metrics.wills_published_total);
         self.publish(will);
+    }
+
+    /// Records that connection `id` authenticated with certificate `certificate_id`.
+    pub(crate) fn track_certificate(
+        &self,
+        certificate_id: &str,
+        id: u64,
+        control: Arc<ConnectionControl>,
+    ) {
+        self.by_certificate
+            .lock()
+            .entry(certificate_id.to_owned())
+            .or_default()
+            .push(TrackedConnection { id, control });
+    }
+
+    /// Forgets connection `id` of certificate `certificate_id`.
+    pub(crate) fn untrack_certificate(&self, certificate_id: &str, id: u64) {
+        let mut by_certificate = self.by_certificate.lock();
+        if let Some(connections) = by_certificate.get_mut(certificate_id) {
+            connections.retain(|connection| connection.id != id);
+            if connections.is_empty() {
+                by_certificate.remove(certificate_id);
+            }
+        }
+    }
+
+    /// Asks every connection authenticated with `certificate_id` to close with `reason`;
+    /// returns how many there were.
+    pub(crate) fn close_certificate(&self, certificate_id: &str, reason: ReasonCode) -> usize {
+        let connections = self
+            .by_certificate
+            .lock()
+            .get(certificate_id)
+            .cloned()
+            .unwrap_or_default();
+        for connection in &connections {
+            connection.control.close(reason);
+        }
+        connections.len()
     }
 
     /// Removes an ended session's subscriptions from the index, and its record from the store.

@@ -3,7 +3,7 @@
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
 //! let server = testkit::TestServer::start().await?;
-//! let device = server.issue_client("sensor-1")?;
+//! let device = server.issue_client("sensor-1").await?;
 //! // connect to server.mqtt_tls with device.cert_pem / device.key_pem, trusting server.ca_pem
 //! server.shutdown().await;
 //! # Ok(())
@@ -24,6 +24,8 @@ use thingd::{Running, ServeOptions};
 
 use thingd_broker::{Authorizer, Broker, BrokerConfig, SessionStore};
 use thingd_pki::CertificateAuthority;
+use thingd_registry::{AccessKey, CertificateStatus, CertificateStore};
+use thingd_storage::SqliteStore;
 
 /// A running thingd with every listener on a loopback port chosen by the system.
 #[derive(Debug)]
@@ -130,7 +132,7 @@ impl TestServer {
         else {
             anyhow::bail!("a listener did not start");
         };
-        let client = issue_into(&running.data_dir, data_dir.path(), "testkit-client")?;
+        let client = issue_into(&running, data_dir.path(), "testkit-client").await?;
         Ok(TestServer {
             mqtt_tls,
             mqtt_tcp,
@@ -143,9 +145,19 @@ impl TestServer {
         })
     }
 
-    /// Issues another client certificate with common name `name`.
-    pub fn issue_client(&self, name: &str) -> anyhow::Result<ClientCert> {
-        issue_into(&self.running.data_dir, self.data_dir.path(), name)
+    /// Issues another client certificate with common name `name`, registered ACTIVE.
+    pub async fn issue_client(&self, name: &str) -> anyhow::Result<ClientCert> {
+        issue_into(&self.running, self.data_dir.path(), name).await
+    }
+
+    /// The registry's store, to register, change or remove things and certificates directly.
+    pub fn store(&self) -> &SqliteStore {
+        &self.running.store
+    }
+
+    /// The API's admin access key.
+    pub fn admin_key(&self) -> &AccessKey {
+        &self.running.admin_key
     }
 
     /// The broker, for its metrics and configuration.
@@ -170,14 +182,28 @@ impl TestServer {
     }
 }
 
-fn issue_into(data_dir: &Path, scratch: &Path, name: &str) -> anyhow::Result<ClientCert> {
-    let ca = CertificateAuthority::load(data_dir).context("loading the CA")?;
+/// Issues a certificate from thingd's CA into a folder and registers it ACTIVE, as
+/// `thingd cert issue` does.
+async fn issue_into(running: &Running, scratch: &Path, name: &str) -> anyhow::Result<ClientCert> {
+    let ca = CertificateAuthority::load(&running.data_dir).context("loading the CA")?;
     let issued = ca
         .issue_client_certificate(name)
         .context("issuing a client certificate")?;
     let dir = scratch.join(format!("client-{name}"));
     thingd_pki::write_client_bundle(&dir, &issued, ca.ca_pem(), true)
         .context("writing the client certificate")?;
+    let record = thingd_api::records::certificate_record(
+        &issued.certificate_pem,
+        &issued.certificate_der,
+        CertificateStatus::Active,
+        None,
+    )
+    .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    running
+        .store
+        .insert_certificate(&record)
+        .await
+        .context("registering the client certificate")?;
     Ok(ClientCert {
         cert_pem: issued.certificate_pem.clone(),
         key_pem: issued.private_key_pem.clone(),

@@ -1,5 +1,5 @@
-//! The HTTP listener: MQTT over WebSocket at `/mqtt`, Prometheus metrics at `/metrics`, and
-//! `/health`. The AWS-compatible control-plane API joins it later.
+//! The HTTP listener: MQTT over WebSocket at `/mqtt`, Prometheus metrics at `/metrics`,
+//! `/health`, and the AWS-compatible control-plane API for every other path.
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,13 +17,14 @@ use futures_util::{Sink, Stream};
 use thingd_broker::Broker;
 use thingd_broker::websocket::WebSocketBytes;
 
-/// The HTTP routes.
-pub fn router(broker: Broker) -> Router {
+/// The HTTP routes: MQTT over WebSocket, metrics and health, then the AWS IoT API for the rest.
+pub fn router(broker: Broker, api: thingd_api::ApiState) -> Router {
     Router::new()
         .route("/mqtt", get(mqtt_over_websocket))
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok\n" }))
         .with_state(broker)
+        .merge(thingd_api::authenticated_router(api))
 }
 
 async fn metrics(State(broker): State<Broker>) -> impl IntoResponse {

@@ -3,7 +3,9 @@
 
 #![warn(missing_docs)]
 
+pub mod authorizer;
 pub mod cert;
+pub mod credentials;
 pub mod http;
 pub mod serve;
 

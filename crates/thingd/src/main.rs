@@ -136,8 +136,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Bench(args) => bench(args),
         Command::Cert(CertCommand::Issue { name, out, data_dir, force }) => {
-            thingd::cert::issue(&data_dir, &name, &out, force).map(|id| {
-                info!(message = "Issued a device certificate.", certificate_id = %id, out = %out.display());
+            run_async(thingd::cert::issue(&data_dir, &name, &out, force)).map(|id| {
+                info!(message = "Issued and registered a device certificate.", certificate_id = %id, out = %out.display());
             })
         }
     };
@@ -148,6 +148,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a future on a small runtime, for the subcommands that talk to the store or the network.
+fn run_async<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -5,11 +5,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::authorizer::RegistryAuthorizer;
 use anyhow::Context;
-use thingd_broker::{
-    AllowConnected, Authorizer, Broker, BrokerConfig, MemorySessionStore, SessionStore,
-};
+use thingd_broker::{Authorizer, Broker, BrokerConfig, MemorySessionStore, SessionStore};
 use thingd_pki::{CertificateAuthority, ServerIdentity};
+use thingd_registry::{AccessKey, Partition};
+use thingd_storage::SqliteStore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -33,6 +34,8 @@ pub struct ServeOptions {
     pub authorizer: Option<Arc<dyn Authorizer>>,
     /// Where persistent sessions are kept; `None` keeps them in memory for this process.
     pub session_store: Option<Arc<dyn SessionStore>>,
+    /// The region and account id of the ARNs the API hands out.
+    pub partition: Partition,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -61,6 +64,10 @@ impl ServeOptions {
             broker: BrokerConfig::default(),
             authorizer: None,
             session_store: None,
+            partition: Partition {
+                region: "us-east-1".to_owned(),
+                account: "000000000000".to_owned(),
+            },
         }
     }
 }
@@ -78,28 +85,85 @@ pub struct Running {
     pub data_dir: PathBuf,
     /// The broker.
     pub broker: Broker,
+    /// The registry's store.
+    pub store: Arc<SqliteStore>,
+    /// The API's admin access key (also in `credentials` in the data directory).
+    pub admin_key: AccessKey,
     http_stop: CancellationToken,
     http_task: Option<JoinHandle<()>>,
 }
 
+/// Registry changes that concern the broker: a certificate that may no longer authenticate
+/// loses its connections.
+struct BrokerEvents(Broker);
+
+impl thingd_api::RegistryEvents for BrokerEvents {
+    fn certificate_revoked(&self, certificate_id: &str) {
+        let closed = self.0.disconnect_certificate(certificate_id);
+        if closed > 0 {
+            info!(
+                message = "Closed the connections of a certificate that may no longer connect.",
+                certificate_id, closed
+            );
+        }
+    }
+}
+
+/// The SQLite database in the data directory.
+pub const DATABASE_FILE: &str = "thingd.db";
+
+/// The URL clients reach the HTTP listener at: its address, with a wildcard bind replaced by
+/// loopback.
+fn endpoint_url(bound: SocketAddr) -> String {
+    let host = match bound.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+        ip if ip.is_unspecified() => "[::1]".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+    };
+    format!("http://{host}:{}", bound.port())
+}
+
+/// Tells the operator how to point the AWS CLI at thingd. These lines are instructions for a
+/// person at the terminal, not log events, so they go to stderr as plain text.
+#[allow(clippy::print_stderr)]
+fn print_cli_usage(credentials: &std::path::Path, config: &std::path::Path) {
+    eprintln!(
+        "\nUse the AWS CLI, boto3 or an AWS SDK with thingd:\n\n    export AWS_SHARED_CREDENTIALS_FILE={} AWS_CONFIG_FILE={}\n    aws iot list-things\n",
+        credentials.display(),
+        config.display()
+    );
+}
+
 /// Starts thingd: prepares the data directory and its certificates, then binds every listener.
 pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
-    let ca = CertificateAuthority::load_or_create(&options.data_dir).with_context(|| {
-        format!(
-            "preparing the certificate authority in {}",
-            options.data_dir.display()
-        )
-    })?;
+    let ca = Arc::new(
+        CertificateAuthority::load_or_create(&options.data_dir).with_context(|| {
+            format!(
+                "preparing the certificate authority in {}",
+                options.data_dir.display()
+            )
+        })?,
+    );
     if ca.was_created() {
         info!(message = "Created a certificate authority.", path = %options.data_dir.join("ca.pem").display());
     }
     let server = ServerIdentity::load_or_issue(&options.data_dir, &ca, &options.hostnames)
         .context("preparing the server certificate")?;
+    let database = options.data_dir.join(DATABASE_FILE);
+    let registry = Arc::new(
+        SqliteStore::open(&database)
+            .await
+            .with_context(|| format!("opening the database {}", database.display()))?,
+    );
+    let (admin_key, created_key) = crate::credentials::admin_key(registry.as_ref()).await?;
 
-    let authorizer = options
-        .authorizer
-        .clone()
-        .unwrap_or_else(|| Arc::new(AllowConnected));
+    let authorizer = options.authorizer.clone().unwrap_or_else(|| {
+        Arc::new(RegistryAuthorizer::new(
+            registry.clone(),
+            options.partition.clone(),
+        ))
+    });
     let store = options
         .session_store
         .clone()
@@ -111,14 +175,17 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         api: None,
         data_dir: options.data_dir.clone(),
         broker: broker.clone(),
+        store: registry.clone(),
+        admin_key: admin_key.clone(),
         http_stop: CancellationToken::new(),
         http_task: None,
     };
     if let Some(addr) = options.mqtt {
-        let tls = thingd_broker::tls::mqtt_server_config(
+        // The handshake requires a certificate and proof of its key; the registry decides at
+        // CONNECT whether it may connect (see crate::authorizer).
+        let tls = thingd_broker::tls::mqtt_server_config_deferred(
             server.cert_chain_der(),
             server.private_key_der(),
-            std::slice::from_ref(ca.ca_der()),
         )
         .context("configuring TLS")?;
         running.mqtt = Some(
@@ -140,10 +207,33 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding HTTP on {addr}"))?;
-        running.api = Some(listener.local_addr()?);
-        info!(message = "HTTP listening (MQTT over WebSocket at /mqtt, /metrics).", address = %listener.local_addr()?);
+        let bound = listener.local_addr()?;
+        running.api = Some(bound);
+        let endpoint = endpoint_url(bound);
+        let (credentials, config) = crate::credentials::write_cli_files(
+            &options.data_dir,
+            &admin_key,
+            &options.partition.region,
+            &endpoint,
+        )?;
+        info!(message = "HTTP listening: AWS IoT API, MQTT over WebSocket at /mqtt, /metrics.", address = %bound);
+        if created_key {
+            info!(message = "Created the API's admin access key.", access_key_id = %admin_key.access_key_id);
+        }
+        print_cli_usage(&credentials, &config);
         let stop = running.http_stop.clone();
-        let app = crate::http::router(broker.clone());
+        let api = thingd_api::ApiState {
+            store: registry.clone(),
+            partition: options.partition.clone(),
+            ca: ca.clone(),
+            endpoint_host: options
+                .hostnames
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "localhost".to_owned()),
+            events: Arc::new(BrokerEvents(broker.clone())),
+        };
+        let app = crate::http::router(broker.clone(), api);
         running.http_task = Some(tokio::spawn(async move {
             let service = app.into_make_service_with_connect_info::<SocketAddr>();
             let _ = axum::serve(listener, service)

@@ -324,6 +324,14 @@ async fn accept(
 
     let control = Arc::new(ConnectionControl::default());
     let id = core.sessions.connection_id();
+    let certificate_id = principal
+        .certificate
+        .as_ref()
+        .map(|c| c.certificate_id.clone());
+    if let Some(certificate_id) = &certificate_id {
+        // Tracked before the session is attached, so a deactivation from now on reaches it.
+        core.track_certificate(certificate_id, id, control.clone());
+    }
     let attached = core.sessions.attach(
         &client_id,
         connect.clean_start,
@@ -416,6 +424,7 @@ async fn accept(
     let connection = Connection {
         core: core.clone(),
         id,
+        certificate_id,
         version,
         client_id,
         session: attached.session,
@@ -483,6 +492,8 @@ fn rand_u64() -> u64 {
 pub(crate) struct Connection {
     core: Arc<Core>,
     id: u64,
+    /// The id of the client certificate the connection authenticated with, if any.
+    certificate_id: Option<String>,
     version: ProtocolVersion,
     client_id: Arc<str>,
     session: Arc<Session>,
@@ -803,6 +814,9 @@ impl Connection {
                     .encode(self.version, &mut self.wbuf);
             }
             debug!(message = "Closing connection.", client_id = %self.client_id, reason = %reason);
+        }
+        if let Some(certificate_id) = &self.certificate_id {
+            self.core.untrack_certificate(certificate_id, self.id);
         }
         let will = if publish_will { self.will.take() } else { None };
         // The will is authorized again when it is armed: the connection's rights may have

@@ -52,26 +52,30 @@ fn connack_v5_with(properties: &[u8]) -> Vec<u8> {
     )
 }
 
+/// What follows the Keep Alive of a CONNECT at `level` carrying nothing else: an empty property
+/// block (5.0) and an empty Client Identifier.
+fn empty_connect_rest(level: u8) -> &'static [u8] {
+    if level == 5 {
+        &[0x00, 0x00, 0x00]
+    } else {
+        &[0x00, 0x00]
+    }
+}
+
 // Remaining Length and Maximum Packet Size (§2.1.4, §1.5.5, §3.1.2.11.4).
 
 #[test]
 fn remaining_length_of_five_bytes_is_malformed() {
     // §1.5.5: a Variable Byte Integer is at most four bytes; the fourth's continuation bit
     // already makes it malformed, before a fifth byte arrives.
-    let error = DecodeError::MalformedVariableByteInteger;
-    assert_malformed(
-        V3,
-        &[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F],
-        error.clone(),
-        MALFORMED,
-    );
-    assert_malformed(
-        V3,
-        &[0x30, 0xFF, 0xFF, 0xFF, 0x80],
-        error.clone(),
-        MALFORMED,
-    );
-    assert_malformed(SERVER, &[0x10, 0x80, 0x80, 0x80, 0x80], error, MALFORMED);
+    for (version, bytes) in [
+        (V3, &[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F][..]),
+        (V3, &[0x30, 0xFF, 0xFF, 0xFF, 0x80]),
+        (SERVER, &[0x10, 0x80, 0x80, 0x80, 0x80]),
+    ] {
+        let error = DecodeError::MalformedVariableByteInteger;
+        assert_malformed(version, bytes, error, MALFORMED);
+    }
 }
 
 #[test]
@@ -86,20 +90,13 @@ fn non_minimal_remaining_length_is_malformed() {
 #[test]
 fn non_minimal_variable_byte_integers_inside_a_packet_are_malformed() {
     // The same rule for a Property Length and a Subscription Identifier (§1.5.5).
-    let mut bytes = frame(0x30, &cat(&[&[0x00, 0x03], b"a/b", &[0x80, 0x00], b"x"]));
-    assert_malformed(
-        V5C,
-        &bytes,
-        DecodeError::NonMinimalVariableByteInteger,
-        MALFORMED,
-    );
-    bytes = publish_v5_with(&[0x0B, 0x81, 0x00]);
-    assert_malformed(
-        V5C,
-        &bytes,
-        DecodeError::NonMinimalVariableByteInteger,
-        MALFORMED,
-    );
+    for bytes in [
+        frame(0x30, &cat(&[&[0x00, 0x03], b"a/b", &[0x80, 0x00], b"x"])),
+        publish_v5_with(&[0x0B, 0x81, 0x00]),
+    ] {
+        let error = DecodeError::NonMinimalVariableByteInteger;
+        assert_malformed(V5C, &bytes, error, MALFORMED);
+    }
 }
 
 #[test]
@@ -183,48 +180,38 @@ fn property_value_beyond_the_property_length_is_malformed() {
 
 #[test]
 fn duplicate_properties_are_a_protocol_error() {
-    // §3.1.2.11.2: "It is a Protocol Error to include the Session Expiry Interval more than once."
     let sei = [0x11, 0x00, 0x00, 0x00, 0x0A];
-    let bytes = connect_v5_with(&cat(&[&sei, &sei]));
-    assert_malformed(
-        SERVER,
-        &bytes,
-        DecodeError::DuplicateProperty(0x11),
-        PROTOCOL_ERROR,
-    );
-    // §3.3.2.3.4: and the Topic Alias in PUBLISH.
-    let bytes = publish_v5_with(&[0x23, 0x00, 0x01, 0x23, 0x00, 0x02]);
-    assert_malformed(
-        V5C,
-        &bytes,
-        DecodeError::DuplicateProperty(0x23),
-        PROTOCOL_ERROR,
-    );
-    // §3.8.2.1.2: "It is a Protocol Error to include the Subscription Identifier more than once"
-    // in SUBSCRIBE.
-    let bytes = frame(
-        0x82,
-        &cat(&[
-            &[0x00, 0x01, 0x04, 0x0B, 0x01, 0x0B, 0x02, 0x00, 0x01],
-            b"a",
-            &[0x00],
-        ]),
-    );
-    assert_malformed(
-        V5C,
-        &bytes,
-        DecodeError::DuplicateProperty(0x0B),
-        PROTOCOL_ERROR,
-    );
-    // §3.2.2.3.7: the Assigned Client Identifier in CONNACK.
     let aci = [0x12, 0x00, 0x01, b'a'];
-    let bytes = connack_v5_with(&cat(&[&aci, &aci]));
-    assert_malformed(
-        V5C,
-        &bytes,
-        DecodeError::DuplicateProperty(0x12),
-        PROTOCOL_ERROR,
-    );
+    for (version, bytes, property) in [
+        // §3.1.2.11.2: "It is a Protocol Error to include the Session Expiry Interval more than
+        // once."
+        (SERVER, connect_v5_with(&cat(&[&sei, &sei])), 0x11),
+        // §3.3.2.3.4: and the Topic Alias in PUBLISH.
+        (
+            V5C,
+            publish_v5_with(&[0x23, 0x00, 0x01, 0x23, 0x00, 0x02]),
+            0x23,
+        ),
+        // §3.8.2.1.2: "It is a Protocol Error to include the Subscription Identifier more than
+        // once" in SUBSCRIBE.
+        (
+            V5C,
+            frame(
+                0x82,
+                &cat(&[
+                    &[0x00, 0x01, 0x04, 0x0B, 0x01, 0x0B, 0x02, 0x00, 0x01],
+                    b"a",
+                    &[0x00],
+                ]),
+            ),
+            0x0B,
+        ),
+        // §3.2.2.3.7: the Assigned Client Identifier in CONNACK.
+        (V5C, connack_v5_with(&cat(&[&aci, &aci])), 0x12),
+    ] {
+        let error = DecodeError::DuplicateProperty(property);
+        assert_malformed(version, &bytes, error, PROTOCOL_ERROR);
+    }
 }
 
 #[test]
@@ -255,22 +242,8 @@ fn repeatable_properties_may_repeat() {
 fn property_not_allowed_in_the_packet_is_malformed() {
     // §2.2.2.2: "A Control Packet which contains an Identifier which is not valid for its
     // packet type ... is a Malformed Packet."
-    let bytes = publish_v5_with(&[0x11, 0x00, 0x00, 0x00, 0x0A]);
-    let error = DecodeError::PropertyNotAllowed {
-        property: 0x11,
-        packet: "PUBLISH",
-    };
-    assert_malformed(V5C, &bytes, error, MALFORMED);
-    // Topic Alias in CONNECT.
-    let bytes = connect_v5_with(&[0x23, 0x00, 0x01]);
-    let error = DecodeError::PropertyNotAllowed {
-        property: 0x23,
-        packet: "CONNECT",
-    };
-    assert_malformed(SERVER, &bytes, error, MALFORMED);
-    // Session Expiry Interval among the Will Properties.
     let will_props = [0x05, 0x11, 0x00, 0x00, 0x00, 0x01];
-    let rest = cat(&[
+    let will = cat(&[
         &[0x00, 0x00, 0x01],
         b"c",
         &will_props,
@@ -278,39 +251,52 @@ fn property_not_allowed_in_the_packet_is_malformed() {
         b"t",
         &[0x00, 0x00],
     ]);
-    let bytes = connect_bytes(5, 0b0000_0110, &rest);
-    let error = DecodeError::PropertyNotAllowed {
-        property: 0x11,
-        packet: "CONNECT will properties",
-    };
-    assert_malformed(SERVER, &bytes, error, MALFORMED);
-    // Maximum QoS in PUBACK.
-    let bytes = frame(0x40, &[0x00, 0x01, 0x00, 0x02, 0x24, 0x01]);
-    let error = DecodeError::PropertyNotAllowed {
-        property: 0x24,
-        packet: "acknowledgement",
-    };
-    assert_malformed(V5C, &bytes, error, MALFORMED);
-    // Reason String in UNSUBSCRIBE.
-    let bytes = frame(
-        0xA2,
-        &cat(&[
-            &[0x00, 0x01, 0x04, 0x1F, 0x00, 0x01, b'r', 0x00, 0x01],
-            b"a",
-        ]),
-    );
-    let error = DecodeError::PropertyNotAllowed {
-        property: 0x1F,
-        packet: "UNSUBSCRIBE",
-    };
-    assert_malformed(V5C, &bytes, error, MALFORMED);
-    // Authentication Method in DISCONNECT.
-    let bytes = frame(0xE0, &[0x00, 0x04, 0x15, 0x00, 0x01, b'm']);
-    let error = DecodeError::PropertyNotAllowed {
-        property: 0x15,
-        packet: "DISCONNECT",
-    };
-    assert_malformed(V5C, &bytes, error, MALFORMED);
+    let unsubscribe = cat(&[
+        &[0x00, 0x01, 0x04, 0x1F, 0x00, 0x01, b'r', 0x00, 0x01],
+        b"a",
+    ]);
+    for (version, bytes, property, packet) in [
+        // Session Expiry Interval in PUBLISH.
+        (
+            V5C,
+            publish_v5_with(&[0x11, 0x00, 0x00, 0x00, 0x0A]),
+            0x11,
+            "PUBLISH",
+        ),
+        // Topic Alias in CONNECT.
+        (
+            SERVER,
+            connect_v5_with(&[0x23, 0x00, 0x01]),
+            0x23,
+            "CONNECT",
+        ),
+        // Session Expiry Interval among the Will Properties.
+        (
+            SERVER,
+            connect_bytes(5, 0b0000_0110, &will),
+            0x11,
+            "CONNECT will properties",
+        ),
+        // Maximum QoS in PUBACK.
+        (
+            V5C,
+            frame(0x40, &[0x00, 0x01, 0x00, 0x02, 0x24, 0x01]),
+            0x24,
+            "acknowledgement",
+        ),
+        // Reason String in UNSUBSCRIBE.
+        (V5C, frame(0xA2, &unsubscribe), 0x1F, "UNSUBSCRIBE"),
+        // Authentication Method in DISCONNECT.
+        (
+            V5C,
+            frame(0xE0, &[0x00, 0x04, 0x15, 0x00, 0x01, b'm']),
+            0x15,
+            "DISCONNECT",
+        ),
+    ] {
+        let error = DecodeError::PropertyNotAllowed { property, packet };
+        assert_malformed(version, &bytes, error, MALFORMED);
+    }
 }
 
 #[test]
@@ -339,90 +325,36 @@ fn forbidden_property_values() {
         DecodeError::TopicAliasZero,
         ReasonCode::TopicAliasInvalid,
     );
-    // "It is a Protocol Error to include the Receive Maximum value more than once or for it to
-    // have the value 0" (§3.1.2.11.3).
-    let bytes = connect_v5_with(&[0x21, 0x00, 0x00]);
-    assert_malformed(
-        SERVER,
-        &bytes,
-        DecodeError::InvalidPropertyValue(0x21),
-        PROTOCOL_ERROR,
-    );
-    // "It is a Protocol Error to include ... the Maximum Packet Size ... or for it to have the
-    // value 0" (§3.1.2.11.4); the same in CONNACK (§3.2.2.3.6).
-    let bytes = connect_v5_with(&[0x27, 0x00, 0x00, 0x00, 0x00]);
-    assert_malformed(
-        SERVER,
-        &bytes,
-        DecodeError::InvalidPropertyValue(0x27),
-        PROTOCOL_ERROR,
-    );
-    let bytes = connack_v5_with(&[0x27, 0x00, 0x00, 0x00, 0x00]);
-    assert_malformed(
-        V5C,
-        &bytes,
-        DecodeError::InvalidPropertyValue(0x27),
-        PROTOCOL_ERROR,
-    );
-    // Maximum QoS is 0 or 1 (§3.2.2.3.4).
-    for qos in [2u8, 3] {
-        let bytes = connack_v5_with(&[0x24, qos]);
-        assert_malformed(
-            V5C,
-            &bytes,
-            DecodeError::InvalidPropertyValue(0x24),
-            PROTOCOL_ERROR,
-        );
+    let subscribe = cat(&[&[0x00, 0x01, 0x02, 0x0B, 0x00, 0x00, 0x01], b"a", &[0x00]]);
+    for (version, bytes, property) in [
+        // "It is a Protocol Error to include the Receive Maximum value more than once or for it
+        // to have the value 0" (§3.1.2.11.3).
+        (SERVER, connect_v5_with(&[0x21, 0x00, 0x00]), 0x21),
+        // "It is a Protocol Error to include ... the Maximum Packet Size ... or for it to have
+        // the value 0" (§3.1.2.11.4); the same in CONNACK (§3.2.2.3.6).
+        (
+            SERVER,
+            connect_v5_with(&[0x27, 0x00, 0x00, 0x00, 0x00]),
+            0x27,
+        ),
+        (V5C, connack_v5_with(&[0x27, 0x00, 0x00, 0x00, 0x00]), 0x27),
+        // Maximum QoS is 0 or 1 (§3.2.2.3.4).
+        (V5C, connack_v5_with(&[0x24, 2]), 0x24),
+        (V5C, connack_v5_with(&[0x24, 3]), 0x24),
+        // Byte properties holding 0 or 1: Request Problem Information (§3.1.2.11.7), Request
+        // Response Information (§3.1.2.11.6), Retain Available (§3.2.2.3.5), Payload Format
+        // Indicator (§3.3.2.3.2).
+        (SERVER, connect_v5_with(&[0x17, 0x02]), 0x17),
+        (SERVER, connect_v5_with(&[0x19, 0xFF]), 0x19),
+        (V5C, connack_v5_with(&[0x25, 0x02]), 0x25),
+        (V5C, publish_v5_with(&[0x01, 0x02]), 0x01),
+        // "It is a Protocol Error if the Subscription Identifier has a value of 0" (§3.8.2.1.2).
+        (V5C, frame(0x82, &subscribe), 0x0B),
+        (V5C, publish_v5_with(&[0x0B, 0x00]), 0x0B),
+    ] {
+        let error = DecodeError::InvalidPropertyValue(property);
+        assert_malformed(version, &bytes, error, PROTOCOL_ERROR);
     }
-    // Byte properties holding 0 or 1: Request Problem Information (§3.1.2.11.7), Request
-    // Response Information (§3.1.2.11.6), Retain Available (§3.2.2.3.5), Payload Format
-    // Indicator (§3.3.2.3.2).
-    let bytes = connect_v5_with(&[0x17, 0x02]);
-    assert_malformed(
-        SERVER,
-        &bytes,
-        DecodeError::InvalidPropertyValue(0x17),
-        PROTOCOL_ERROR,
-    );
-    let bytes = connect_v5_with(&[0x19, 0xFF]);
-    assert_malformed(
-        SERVER,
-        &bytes,
-        DecodeError::InvalidPropertyValue(0x19),
-        PROTOCOL_ERROR,
-    );
-    let bytes = connack_v5_with(&[0x25, 0x02]);
-    assert_malformed(
-        V5C,
-        &bytes,
-        DecodeError::InvalidPropertyValue(0x25),
-        PROTOCOL_ERROR,
-    );
-    let bytes = publish_v5_with(&[0x01, 0x02]);
-    assert_malformed(
-        V5C,
-        &bytes,
-        DecodeError::InvalidPropertyValue(0x01),
-        PROTOCOL_ERROR,
-    );
-    // "It is a Protocol Error if the Subscription Identifier has a value of 0" (§3.8.2.1.2).
-    let bytes = frame(
-        0x82,
-        &cat(&[&[0x00, 0x01, 0x02, 0x0B, 0x00, 0x00, 0x01], b"a", &[0x00]]),
-    );
-    assert_malformed(
-        V5C,
-        &bytes,
-        DecodeError::InvalidPropertyValue(0x0B),
-        PROTOCOL_ERROR,
-    );
-    let bytes = publish_v5_with(&[0x0B, 0x00]);
-    assert_malformed(
-        V5C,
-        &bytes,
-        DecodeError::InvalidPropertyValue(0x0B),
-        PROTOCOL_ERROR,
-    );
 }
 
 // UTF-8 Encoded Strings (§1.5.4).
@@ -505,12 +437,7 @@ fn reserved_connect_flag_is_malformed() {
     // [MQTT-3.1.2-3]: "The Server MUST validate that the reserved flag in the CONNECT packet is
     // set to 0."
     for level in [4, 5] {
-        let rest = if level == 5 {
-            &[0x00, 0x00, 0x00][..]
-        } else {
-            &[0x00, 0x00]
-        };
-        let bytes = connect_bytes(level, 0b0000_0011, rest);
+        let bytes = connect_bytes(level, 0b0000_0011, empty_connect_rest(level));
         assert_malformed(SERVER, &bytes, DecodeError::ReservedConnectFlag, MALFORMED);
     }
 }
@@ -556,29 +483,26 @@ fn subscribe_and_pubrel_with_flags_0_are_malformed() {
 
 #[test]
 fn reserved_subscription_option_bits_are_malformed() {
-    // 3.1.1 [MQTT-3.8.3-4]: the upper six bits of the Requested QoS byte are reserved; No Local
-    // (bit 2) does not exist there.
-    for options in [0b0000_0100u8, 0b1000_0000, 0b0001_0001] {
-        let bytes = frame(0x82, &cat(&[&[0x00, 0x01, 0x00, 0x01], b"a", &[options]]));
-        assert_malformed(
+    for (version, header, reserved) in [
+        // 3.1.1 [MQTT-3.8.3-4]: the upper six bits of the Requested QoS byte are reserved; No
+        // Local (bit 2) does not exist there.
+        (
             V3,
-            &bytes,
-            DecodeError::ReservedSubscriptionOptions,
-            MALFORMED,
-        );
-    }
-    // 5.0 [MQTT-3.8.3-5]: bits 6 and 7 are reserved.
-    for options in [0b0100_0000u8, 0b1000_0001] {
-        let bytes = frame(
-            0x82,
-            &cat(&[&[0x00, 0x01, 0x00, 0x00, 0x01], b"a", &[options]]),
-        );
-        assert_malformed(
+            &[0x00, 0x01, 0x00, 0x01][..],
+            &[0b0000_0100u8, 0b1000_0000, 0b0001_0001][..],
+        ),
+        // 5.0 [MQTT-3.8.3-5]: bits 6 and 7 are reserved.
+        (
             V5C,
-            &bytes,
-            DecodeError::ReservedSubscriptionOptions,
-            MALFORMED,
-        );
+            &[0x00, 0x01, 0x00, 0x00, 0x01],
+            &[0b0100_0000, 0b1000_0001],
+        ),
+    ] {
+        for &options in reserved {
+            let bytes = frame(0x82, &cat(&[header, b"a", &[options]]));
+            let error = DecodeError::ReservedSubscriptionOptions;
+            assert_malformed(version, &bytes, error, MALFORMED);
+        }
     }
 }
 
@@ -644,24 +568,13 @@ fn subscribe_and_unsubscribe_without_filters_are_a_protocol_error() {
 fn acknowledgements_without_reason_codes_are_malformed() {
     // A SUBACK "contains a list of return codes" (§3.9.3), an UNSUBACK 5.0 one Reason Code per
     // Topic Filter (§3.11.3); a list of none cannot answer a SUBSCRIBE.
-    assert_malformed(
-        V3,
-        &[0x90, 0x02, 0x00, 0x01],
-        DecodeError::Truncated,
-        MALFORMED,
-    );
-    assert_malformed(
-        V5C,
-        &[0x90, 0x03, 0x00, 0x01, 0x00],
-        DecodeError::Truncated,
-        MALFORMED,
-    );
-    assert_malformed(
-        V5C,
-        &[0xB0, 0x03, 0x00, 0x01, 0x00],
-        DecodeError::Truncated,
-        MALFORMED,
-    );
+    for (version, bytes) in [
+        (V3, &[0x90, 0x02, 0x00, 0x01][..]),
+        (V5C, &[0x90, 0x03, 0x00, 0x01, 0x00]),
+        (V5C, &[0xB0, 0x03, 0x00, 0x01, 0x00]),
+    ] {
+        assert_malformed(version, bytes, DecodeError::Truncated, MALFORMED);
+    }
 }
 
 // CONNECT (§3.1).
@@ -672,12 +585,7 @@ fn will_qos_or_retain_without_will_flag_are_malformed() {
     // Retain MUST be 0.
     for flags in [0b0000_1010u8, 0b0001_0010, 0b0010_0010] {
         for level in [4u8, 5] {
-            let rest = if level == 5 {
-                &[0x00, 0x00, 0x00][..]
-            } else {
-                &[0x00, 0x00]
-            };
-            let bytes = connect_bytes(level, flags, rest);
+            let bytes = connect_bytes(level, flags, empty_connect_rest(level));
             assert_malformed(SERVER, &bytes, DecodeError::WillFlagsWithoutWill, MALFORMED);
         }
     }
@@ -781,81 +689,36 @@ fn first_packet_must_be_connect() {
 fn trailing_bytes_are_malformed() {
     // A length prefix and the content disagree: the Remaining Length covers more than the
     // packet's fields.
-    assert_malformed(
-        V3,
-        &[0xC0, 0x01, 0x00],
-        DecodeError::TrailingBytes(1),
-        MALFORMED,
-    );
-    assert_malformed(
-        V5C,
-        &[0xD0, 0x02, 0x00, 0x00],
-        DecodeError::TrailingBytes(2),
-        MALFORMED,
-    );
-    assert_malformed(
-        V3,
-        &[0x40, 0x03, 0x00, 0x0A, 0x00],
-        DecodeError::TrailingBytes(1),
-        MALFORMED,
-    );
-    assert_malformed(
-        V3,
-        &[0x20, 0x03, 0x00, 0x00, 0x00],
-        DecodeError::TrailingBytes(1),
-        MALFORMED,
-    );
-    assert_malformed(
-        V3,
-        &[0xE0, 0x01, 0x00],
-        DecodeError::TrailingBytes(1),
-        MALFORMED,
-    );
-    assert_malformed(
-        V3,
-        &[0xB0, 0x03, 0x00, 0x0A, 0x00],
-        DecodeError::TrailingBytes(1),
-        MALFORMED,
-    );
     let connect = connect_bytes(4, 0x02, &[0x00, 0x00, 0xAA]);
-    assert_malformed(SERVER, &connect, DecodeError::TrailingBytes(1), MALFORMED);
-    // 5.0: after the properties of an acknowledgement, of DISCONNECT and of AUTH.
-    assert_malformed(
-        V5C,
-        &[0x40, 0x05, 0x00, 0x0A, 0x00, 0x00, 0xAA],
-        DecodeError::TrailingBytes(1),
-        MALFORMED,
-    );
-    assert_malformed(
-        V5C,
-        &[0xE0, 0x03, 0x00, 0x00, 0xAA],
-        DecodeError::TrailingBytes(1),
-        MALFORMED,
-    );
-    assert_malformed(
-        V5C,
-        &[0xF0, 0x03, 0x00, 0x00, 0xAA],
-        DecodeError::TrailingBytes(1),
-        MALFORMED,
-    );
+    for (version, bytes, trailing) in [
+        (V3, &[0xC0, 0x01, 0x00][..], 1),
+        (V5C, &[0xD0, 0x02, 0x00, 0x00], 2),
+        (V3, &[0x40, 0x03, 0x00, 0x0A, 0x00], 1),
+        (V3, &[0x20, 0x03, 0x00, 0x00, 0x00], 1),
+        (V3, &[0xE0, 0x01, 0x00], 1),
+        (V3, &[0xB0, 0x03, 0x00, 0x0A, 0x00], 1),
+        (SERVER, &connect, 1),
+        // 5.0: after the properties of an acknowledgement, of DISCONNECT and of AUTH.
+        (V5C, &[0x40, 0x05, 0x00, 0x0A, 0x00, 0x00, 0xAA], 1),
+        (V5C, &[0xE0, 0x03, 0x00, 0x00, 0xAA], 1),
+        (V5C, &[0xF0, 0x03, 0x00, 0x00, 0xAA], 1),
+    ] {
+        let error = DecodeError::TrailingBytes(trailing);
+        assert_malformed(version, bytes, error, MALFORMED);
+    }
 }
 
 #[test]
 fn truncated_fixed_length_fields_are_malformed() {
-    assert_malformed(V3, &[0x40, 0x01, 0x00], DecodeError::Truncated, MALFORMED);
-    assert_malformed(V3, &[0x20, 0x01, 0x00], DecodeError::Truncated, MALFORMED);
-    assert_malformed(
-        V5C,
-        &[0x20, 0x02, 0x00, 0x00],
-        DecodeError::Truncated,
-        MALFORMED,
-    );
-    assert_malformed(
-        SERVER,
-        &frame(0x10, &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04]),
-        DecodeError::Truncated,
-        MALFORMED,
-    );
+    let connect = frame(0x10, &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04]);
+    for (version, bytes) in [
+        (V3, &[0x40, 0x01, 0x00][..]),
+        (V3, &[0x20, 0x01, 0x00]),
+        (V5C, &[0x20, 0x02, 0x00, 0x00]),
+        (SERVER, &connect),
+    ] {
+        assert_malformed(version, bytes, DecodeError::Truncated, MALFORMED);
+    }
 }
 
 #[test]
@@ -890,18 +753,13 @@ fn packet_type_0_is_reserved() {
 #[test]
 fn reserved_connack_flags_are_malformed() {
     // [MQTT-3.2.2-1]: bits 7-1 of the Connect Acknowledge Flags are reserved and set to 0.
-    assert_malformed(
-        V3,
-        &[0x20, 0x02, 0x02, 0x00],
-        DecodeError::ReservedConnAckFlags,
-        MALFORMED,
-    );
-    assert_malformed(
-        V5C,
-        &[0x20, 0x03, 0x80, 0x00, 0x00],
-        DecodeError::ReservedConnAckFlags,
-        MALFORMED,
-    );
+    for (version, bytes) in [
+        (V3, &[0x20, 0x02, 0x02, 0x00][..]),
+        (V5C, &[0x20, 0x03, 0x80, 0x00, 0x00]),
+    ] {
+        let error = DecodeError::ReservedConnAckFlags;
+        assert_malformed(version, bytes, error, MALFORMED);
+    }
 }
 
 #[test]

@@ -37,8 +37,33 @@ const AUTH: &[u8] = &[0x00, 0x18, 0x19];
 struct Case {
     packet: &'static str,
     allowed: &'static [u8],
-    bytes: fn(u8) -> Vec<u8>,
+    bytes: Box<dyn Fn(u8) -> Vec<u8>>,
     reason: fn(&Packet) -> Vec<ReasonCode>,
+}
+
+/// The case of an acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP) whose first byte is `first`:
+/// Packet Identifier 1 and the reason code.
+fn ack_case(packet: &'static str, allowed: &'static [u8], first: u8) -> Case {
+    Case {
+        packet,
+        allowed,
+        bytes: Box::new(move |c| vec![first, 0x03, 0x00, 0x01, c]),
+        reason: ack_reason,
+    }
+}
+
+/// Checks that decoding `bytes` fails because `code` is not one `packet` may carry, a Malformed
+/// Packet.
+#[track_caller]
+fn assert_invalid_reason_code(
+    version: Option<ProtocolVersion>,
+    bytes: &[u8],
+    code: u8,
+    packet: &'static str,
+) {
+    let error = decode_err(version, bytes);
+    assert_eq!(error, DecodeError::InvalidReasonCode { code, packet });
+    assert_eq!(error.reason_code(), ReasonCode::MalformedPacket);
 }
 
 fn ack_reason(packet: &Packet) -> Vec<ReasonCode> {
@@ -55,40 +80,20 @@ fn cases() -> Vec<Case> {
         Case {
             packet: "CONNACK",
             allowed: CONNACK,
-            bytes: |c| vec![0x20, 0x03, 0x00, c, 0x00],
+            bytes: Box::new(|c| vec![0x20, 0x03, 0x00, c, 0x00]),
             reason: |p| match p {
                 Packet::ConnAck(c) => vec![c.reason_code],
                 other => panic!("{other:?}"),
             },
         },
-        Case {
-            packet: "PUBACK",
-            allowed: PUBACK,
-            bytes: |c| vec![0x40, 0x03, 0x00, 0x01, c],
-            reason: ack_reason,
-        },
-        Case {
-            packet: "PUBREC",
-            allowed: PUBACK,
-            bytes: |c| vec![0x50, 0x03, 0x00, 0x01, c],
-            reason: ack_reason,
-        },
-        Case {
-            packet: "PUBREL",
-            allowed: PUBREL,
-            bytes: |c| vec![0x62, 0x03, 0x00, 0x01, c],
-            reason: ack_reason,
-        },
-        Case {
-            packet: "PUBCOMP",
-            allowed: PUBREL,
-            bytes: |c| vec![0x70, 0x03, 0x00, 0x01, c],
-            reason: ack_reason,
-        },
+        ack_case("PUBACK", PUBACK, 0x40),
+        ack_case("PUBREC", PUBACK, 0x50),
+        ack_case("PUBREL", PUBREL, 0x62),
+        ack_case("PUBCOMP", PUBREL, 0x70),
         Case {
             packet: "SUBACK",
             allowed: SUBACK,
-            bytes: |c| vec![0x90, 0x04, 0x00, 0x01, 0x00, c],
+            bytes: Box::new(|c| vec![0x90, 0x04, 0x00, 0x01, 0x00, c]),
             reason: |p| match p {
                 Packet::SubAck(s) => s.reason_codes.clone(),
                 other => panic!("{other:?}"),
@@ -97,7 +102,7 @@ fn cases() -> Vec<Case> {
         Case {
             packet: "UNSUBACK",
             allowed: UNSUBACK,
-            bytes: |c| vec![0xB0, 0x04, 0x00, 0x01, 0x00, c],
+            bytes: Box::new(|c| vec![0xB0, 0x04, 0x00, 0x01, 0x00, c]),
             reason: |p| match p {
                 Packet::UnsubAck(u) => u.reason_codes.clone(),
                 other => panic!("{other:?}"),
@@ -106,7 +111,7 @@ fn cases() -> Vec<Case> {
         Case {
             packet: "DISCONNECT",
             allowed: DISCONNECT,
-            bytes: |c| vec![0xE0, 0x01, c],
+            bytes: Box::new(|c| vec![0xE0, 0x01, c]),
             reason: |p| match p {
                 Packet::Disconnect(d) => vec![d.reason_code],
                 other => panic!("{other:?}"),
@@ -115,7 +120,7 @@ fn cases() -> Vec<Case> {
         Case {
             packet: "AUTH",
             allowed: AUTH,
-            bytes: |c| vec![0xF0, 0x01, c],
+            bytes: Box::new(|c| vec![0xF0, 0x01, c]),
             reason: |p| match p {
                 Packet::Auth(a) => vec![a.reason_code],
                 other => panic!("{other:?}"),
@@ -137,15 +142,7 @@ fn each_packet_accepts_exactly_the_reason_codes_of_its_table() {
                 assert_eq!((case.reason)(&packet), vec![expected], "{}", case.packet);
                 assert_eq!(expected.as_u8(), code);
             } else {
-                let error = decode_err(v5, &bytes);
-                assert_eq!(
-                    error,
-                    DecodeError::InvalidReasonCode {
-                        code,
-                        packet: case.packet
-                    }
-                );
-                assert_eq!(error.reason_code(), ReasonCode::MalformedPacket);
+                assert_invalid_reason_code(v5, &bytes, code, case.packet);
             }
         }
     }
@@ -188,16 +185,7 @@ fn v311_connack_return_codes() {
                 // And the 5.0 code encodes back to the 3.1.1 return code.
                 assert_eq!(reason.to_v3_connack_code(), code);
             }
-            None => {
-                let error = decode_err(v3, &bytes);
-                assert_eq!(
-                    error,
-                    DecodeError::InvalidReasonCode {
-                        code,
-                        packet: "CONNACK"
-                    }
-                );
-            }
+            None => assert_invalid_reason_code(v3, &bytes, code, "CONNACK"),
         }
     }
 }
@@ -215,14 +203,7 @@ fn v311_suback_return_codes() {
             };
             assert_eq!(s.reason_codes[0].as_u8(), code);
         } else {
-            let error = decode_err(v3, &bytes);
-            assert_eq!(
-                error,
-                DecodeError::InvalidReasonCode {
-                    code,
-                    packet: "SUBACK"
-                }
-            );
+            assert_invalid_reason_code(v3, &bytes, code, "SUBACK");
         }
     }
 }

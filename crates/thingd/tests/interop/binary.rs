@@ -8,9 +8,7 @@ use std::path::Path;
 
 use mqtt_codec::ProtocolVersion;
 
-use crate::support::{
-    Endpoint, Proc, Subscriber, TlsFiles, http_get, message_line, mosquitto_pub, run,
-};
+use crate::support::{Endpoint, Finished, Proc, Subscriber, TlsFiles, http_get, run};
 
 const THINGD: &str = env!("CARGO_BIN_EXE_thingd");
 
@@ -27,6 +25,25 @@ fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
+}
+
+/// Runs `thingd cert issue` for `dev1` from the data directory `data` into `out`.
+async fn cert_issue(data: &Path, out: &Path) -> Finished {
+    run(
+        THINGD,
+        [
+            "cert".into(),
+            "issue".into(),
+            "--data-dir".into(),
+            data.as_os_str().to_os_string(),
+            "--name".into(),
+            "dev1".into(),
+            "--out".into(),
+            out.as_os_str().to_os_string(),
+        ],
+        None,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -63,21 +80,7 @@ async fn thingd_binary_serve_cert_issue_and_sigterm() {
     assert_eq!(mode(&data.join("ca-key.pem")), 0o600, "ca-key.pem");
     assert_eq!(mode(&data.join("server-key.pem")), 0o600, "server-key.pem");
 
-    let issued = run(
-        THINGD,
-        [
-            "cert".into(),
-            "issue".into(),
-            "--data-dir".into(),
-            data.clone().into_os_string(),
-            "--name".into(),
-            "dev1".into(),
-            "--out".into(),
-            device.clone().into_os_string(),
-        ],
-        None,
-    )
-    .await;
+    let issued = cert_issue(&data, &device).await;
     issued.assert_success("thingd cert issue");
     assert_eq!(
         mode(&device.join("key.pem")),
@@ -90,21 +93,7 @@ async fn thingd_binary_serve_cert_issue_and_sigterm() {
         std::fs::read_to_string(data.join("ca.pem")).expect("ca.pem in the data directory");
     assert_eq!(ca_in_bundle, ca_in_data);
     // Issuing again into the same folder without --force keeps the existing key.
-    let again = run(
-        THINGD,
-        [
-            "cert".into(),
-            "issue".into(),
-            "--data-dir".into(),
-            data.clone().into_os_string(),
-            "--name".into(),
-            "dev1".into(),
-            "--out".into(),
-            device.clone().into_os_string(),
-        ],
-        None,
-    )
-    .await;
+    let again = cert_issue(&data, &device).await;
     assert!(
         !again.status.success(),
         "cert issue overwrote an existing key without --force: {again:?}"
@@ -116,40 +105,23 @@ async fn thingd_binary_serve_cert_issue_and_sigterm() {
     for version in [ProtocolVersion::V311, ProtocolVersion::V5] {
         let topic = format!("smoke/{}", crate::support::mosquitto_version(version));
         let mut sub = Subscriber::start(&tls, version, &topic, 1, &["-C", "1"]).await;
-        mosquitto_pub(
-            &tls,
-            version,
-            &["-t", &topic, "-q", "1", "-m", "hello from dev1"],
-            None,
-        )
-        .await;
-        assert_eq!(
-            sub.next_message().await,
-            message_line(&topic, 1, false, "hello from dev1")
-        );
-        sub.proc
-            .finish()
-            .await
-            .assert_success("mosquitto_sub over TLS");
+        sub.expect_published(&tls, version, &topic, 1, "hello from dev1", &[])
+            .await;
+        sub.finish_ok().await;
     }
     let tcp = Endpoint::tcp(mqtt_tcp);
     let mut sub = Subscriber::start(&tcp, ProtocolVersion::V5, "smoke/tcp", 2, &["-C", "1"]).await;
     // Across listeners: published over TLS, received over TCP.
-    mosquitto_pub(
+    sub.expect_published(
         &tls,
         ProtocolVersion::V311,
-        &["-t", "smoke/tcp", "-q", "2", "-m", "tls to tcp"],
-        None,
+        "smoke/tcp",
+        2,
+        "tls to tcp",
+        &[],
     )
     .await;
-    assert_eq!(
-        sub.next_message().await,
-        message_line("smoke/tcp", 2, false, "tls to tcp")
-    );
-    sub.proc
-        .finish()
-        .await
-        .assert_success("mosquitto_sub over TCP");
+    sub.finish_ok().await;
 
     let (status, _, body) = http_get(api, "/health").await;
     assert_eq!((status, body.as_str()), (200, "ok\n"));

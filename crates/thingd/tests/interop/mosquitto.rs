@@ -59,36 +59,32 @@ async fn round_trip(endpoint: &Endpoint, version: ProtocolVersion, qos: u8) {
     );
 }
 
-#[tokio::test]
-async fn mosquitto_tls_mqtt311_qos_0_1_2() {
+/// On a new server, a [`round_trip`] at QoS 0, 1 and 2 for each of `versions`, through the
+/// endpoint `endpoint` picks.
+async fn round_trips(endpoint: fn(&TestServer) -> Endpoint, versions: &[ProtocolVersion]) {
     let server = TestServer::start().await.expect("server starts");
-    let endpoint = Endpoint::testkit_tls(&server);
-    for qos in 0..=2 {
-        round_trip(&endpoint, ProtocolVersion::V311, qos).await;
-    }
-    server.shutdown().await;
-}
-
-#[tokio::test]
-async fn mosquitto_tls_mqtt5_qos_0_1_2() {
-    let server = TestServer::start().await.expect("server starts");
-    let endpoint = Endpoint::testkit_tls(&server);
-    for qos in 0..=2 {
-        round_trip(&endpoint, ProtocolVersion::V5, qos).await;
-    }
-    server.shutdown().await;
-}
-
-#[tokio::test]
-async fn mosquitto_plain_tcp_both_versions_qos_0_1_2() {
-    let server = TestServer::start().await.expect("server starts");
-    let endpoint = Endpoint::tcp(server.mqtt_tcp);
-    for version in VERSIONS {
+    let endpoint = endpoint(&server);
+    for &version in versions {
         for qos in 0..=2 {
             round_trip(&endpoint, version, qos).await;
         }
     }
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn mosquitto_tls_mqtt311_qos_0_1_2() {
+    round_trips(Endpoint::testkit_tls, &[ProtocolVersion::V311]).await;
+}
+
+#[tokio::test]
+async fn mosquitto_tls_mqtt5_qos_0_1_2() {
+    round_trips(Endpoint::testkit_tls, &[ProtocolVersion::V5]).await;
+}
+
+#[tokio::test]
+async fn mosquitto_plain_tcp_both_versions_qos_0_1_2() {
+    round_trips(|server| Endpoint::tcp(server.mqtt_tcp), &VERSIONS).await;
 }
 
 /// A 3.1.1 publisher and a 5.0 subscriber (and the other way round) share one broker.
@@ -103,18 +99,9 @@ async fn mosquitto_mixed_versions_over_tls() {
         let topic = format!("mixed/{sub_version}");
         let mut sub = Subscriber::start(&endpoint, sub_version, &topic, 1, &["-C", "1"]).await;
         let payload = format!("from {pub_version} to {sub_version}");
-        mosquitto_pub(
-            &endpoint,
-            pub_version,
-            &["-t", &topic, "-q", "1", "-m", &payload],
-            None,
-        )
-        .await;
-        assert_eq!(
-            sub.next_message().await,
-            message_line(&topic, 1, false, &payload)
-        );
-        sub.proc.finish().await.assert_success("mosquitto_sub");
+        sub.expect_published(&endpoint, pub_version, &topic, 1, &payload, &[])
+            .await;
+        sub.finish_ok().await;
     }
     server.shutdown().await;
 }
@@ -143,19 +130,9 @@ async fn mosquitto_retained_message_reaches_later_subscriber() {
             message_line(&topic, 1, true, &payload),
             "{version}"
         );
-        mosquitto_pub(
-            &endpoint,
-            version,
-            &["-t", &topic, "-q", "2", "-m", "live"],
-            None,
-        )
-        .await;
-        assert_eq!(
-            sub.next_message().await,
-            message_line(&topic, 2, false, "live"),
-            "{version}"
-        );
-        sub.proc.finish().await.assert_success("mosquitto_sub");
+        sub.expect_published(&endpoint, version, &topic, 2, "live", &[])
+            .await;
+        sub.finish_ok().await;
 
         // Still retained for the next subscriber: a plain (non-retained) publish does not
         // replace it.
@@ -165,7 +142,7 @@ async fn mosquitto_retained_message_reaches_later_subscriber() {
             message_line(&topic, 0, true, &payload),
             "{version}"
         );
-        again.proc.finish().await.assert_success("mosquitto_sub");
+        again.finish_ok().await;
     }
     server.shutdown().await;
 }
@@ -192,18 +169,9 @@ async fn mosquitto_empty_retained_message_clears() {
     )
     .await;
     let mut sub = Subscriber::start(&endpoint, version, "clear/me", 1, &["-C", "1"]).await;
-    mosquitto_pub(
-        &endpoint,
-        version,
-        &["-t", "clear/me", "-q", "1", "-m", "fresh"],
-        None,
-    )
-    .await;
-    assert_eq!(
-        sub.next_message().await,
-        message_line("clear/me", 1, false, "fresh")
-    );
-    sub.proc.finish().await.assert_success("mosquitto_sub");
+    sub.expect_published(&endpoint, version, "clear/me", 1, "fresh", &[])
+        .await;
+    sub.finish_ok().await;
     server.shutdown().await;
 }
 
@@ -221,26 +189,15 @@ async fn mosquitto_with_aws_alpn() {
         &["-C", "1", "--tls-alpn", "x-amzn-mqtt-ca"],
     )
     .await;
-    mosquitto_pub(
+    sub.expect_published(
         &endpoint,
         ProtocolVersion::V5,
-        &[
-            "--tls-alpn",
-            "mqtt",
-            "-t",
-            "alpn",
-            "-q",
-            "1",
-            "-m",
-            "via alpn",
-        ],
-        None,
+        "alpn",
+        1,
+        "via alpn",
+        &["--tls-alpn", "mqtt"],
     )
     .await;
-    assert_eq!(
-        sub.next_message().await,
-        message_line("alpn", 1, false, "via alpn")
-    );
-    sub.proc.finish().await.assert_success("mosquitto_sub");
+    sub.finish_ok().await;
     server.shutdown().await;
 }

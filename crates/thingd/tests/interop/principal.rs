@@ -5,11 +5,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use mqtt_codec::{ProtocolVersion, QoS, ReasonCode};
-use mqtt_topic::{SubscriptionFilter, TopicName};
+use mqtt_codec::{ProtocolVersion, ReasonCode};
 use testkit::TestServer;
 use thingd_broker::auth::{BoxFuture, ConnectRequest};
-use thingd_broker::{Authorizer, BrokerConfig, ConnectionAuthorizer, ListenerKind};
+use thingd_broker::{AllowConnected, Authorizer, BrokerConfig, ConnectionAuthorizer, ListenerKind};
 
 use crate::support::{Endpoint, TlsFiles, mosquitto_pub, mosquitto_pub_output, run};
 
@@ -29,20 +28,6 @@ struct Recording {
     seen: Mutex<Vec<Seen>>,
 }
 
-struct AllowAll;
-
-impl ConnectionAuthorizer for AllowAll {
-    fn publish(&self, _topic: &TopicName, _qos: QoS, _retain: bool) -> bool {
-        true
-    }
-    fn subscribe(&self, _filter: &SubscriptionFilter) -> bool {
-        true
-    }
-    fn receive(&self, _topic: &TopicName) -> bool {
-        true
-    }
-}
-
 impl Authorizer for Recording {
     fn authorize_connect<'a>(
         &'a self,
@@ -59,18 +44,25 @@ impl Authorizer for Recording {
             certificate_der_len: principal.certificate.as_ref().map(|c| c.der.len()),
             loopback: principal.remote_addr.ip().is_loopback(),
         });
-        let denied = request.client_id.starts_with("denied");
-        Box::pin(async move {
-            if denied {
-                Err(ReasonCode::NotAuthorized)
-            } else {
-                Ok(Arc::new(AllowAll) as Arc<dyn ConnectionAuthorizer>)
-            }
-        })
+        if request.client_id.starts_with("denied") {
+            Box::pin(async { Err(ReasonCode::NotAuthorized) })
+        } else {
+            // thingd's own authorizer: every connection that passed the TLS layer may do anything.
+            AllowConnected.authorize_connect(request)
+        }
     }
 }
 
 impl Recording {
+    /// A server that authorizes connections through a new `Recording`.
+    async fn start() -> (TestServer, Arc<Recording>) {
+        let recording = Arc::new(Recording::default());
+        let server = TestServer::start_with_authorizer(BrokerConfig::default(), recording.clone())
+            .await
+            .expect("server starts");
+        (server, recording)
+    }
+
     fn for_client(&self, client_id: &str) -> Vec<Seen> {
         self.seen
             .lock()
@@ -79,6 +71,26 @@ impl Recording {
             .filter(|s| s.client_id == client_id)
             .cloned()
             .collect()
+    }
+
+    /// Publishes once with mosquitto_pub as `client_id` and returns what was seen of its CONNECT,
+    /// checking that there was exactly one.
+    async fn publish_as(
+        &self,
+        endpoint: &Endpoint,
+        version: ProtocolVersion,
+        client_id: &str,
+    ) -> Seen {
+        mosquitto_pub(
+            endpoint,
+            version,
+            &["-i", client_id, "-t", "p", "-q", "1", "-m", "x"],
+            None,
+        )
+        .await;
+        let mut seen = self.for_client(client_id);
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        seen.remove(0)
     }
 }
 
@@ -105,10 +117,7 @@ async fn sha256_of_pem_certificate(path: &std::path::Path) -> String {
 
 #[tokio::test]
 async fn tls_principal_is_sha256_of_client_certificate_der() {
-    let recording = Arc::new(Recording::default());
-    let server = TestServer::start_with_authorizer(BrokerConfig::default(), recording.clone())
-        .await
-        .expect("server starts");
+    let (server, recording) = Recording::start().await;
     let expected = sha256_of_pem_certificate(&server.client.cert_path()).await;
     assert_eq!(expected.len(), 64);
     assert_eq!(
@@ -117,24 +126,18 @@ async fn tls_principal_is_sha256_of_client_certificate_der() {
     );
 
     let endpoint = Endpoint::testkit_tls(&server);
-    mosquitto_pub(
-        &endpoint,
-        ProtocolVersion::V311,
-        &["-i", "principal-tls", "-t", "p", "-q", "1", "-m", "x"],
-        None,
-    )
-    .await;
-    let seen = recording.for_client("principal-tls");
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert_eq!(seen[0].listener, ListenerKind::Tls);
-    assert_eq!(seen[0].certificate_id.as_deref(), Some(expected.as_str()));
-    assert!(seen[0].loopback);
+    let seen = recording
+        .publish_as(&endpoint, ProtocolVersion::V311, "principal-tls")
+        .await;
+    assert_eq!(seen.listener, ListenerKind::Tls);
+    assert_eq!(seen.certificate_id.as_deref(), Some(expected.as_str()));
+    assert!(seen.loopback);
     let der_len =
         rustls::pki_types::pem::PemObject::from_pem_slice(server.client.cert_pem.as_bytes())
             .map(|der: rustls::pki_types::CertificateDer<'_>| der.len())
             .expect("a PEM certificate");
     assert_eq!(
-        seen[0].certificate_der_len,
+        seen.certificate_der_len,
         Some(der_len),
         "the principal carries the leaf certificate's DER"
     );
@@ -143,37 +146,26 @@ async fn tls_principal_is_sha256_of_client_certificate_der() {
     // client id it uses.
     let second = server
         .issue_client("second-device")
+        .await
         .expect("a second certificate");
     let second_expected = sha256_of_pem_certificate(&second.cert_path()).await;
     assert_ne!(second_expected, expected);
     let endpoint = Endpoint::tls(server.mqtt_tls, TlsFiles::bundle(&second.dir));
-    mosquitto_pub(
-        &endpoint,
-        ProtocolVersion::V5,
-        &["-i", "principal-tls-2", "-t", "p", "-q", "1", "-m", "x"],
-        None,
-    )
-    .await;
-    let seen = recording.for_client("principal-tls-2");
-    assert_eq!(seen.len(), 1, "{seen:?}");
+    let seen = recording
+        .publish_as(&endpoint, ProtocolVersion::V5, "principal-tls-2")
+        .await;
     assert_eq!(
-        seen[0].certificate_id.as_deref(),
+        seen.certificate_id.as_deref(),
         Some(second_expected.as_str())
     );
 
     // Plain TCP: no certificate.
     let endpoint = Endpoint::tcp(server.mqtt_tcp);
-    mosquitto_pub(
-        &endpoint,
-        ProtocolVersion::V5,
-        &["-i", "principal-tcp", "-t", "p", "-q", "1", "-m", "x"],
-        None,
-    )
-    .await;
-    let seen = recording.for_client("principal-tcp");
-    assert_eq!(seen.len(), 1, "{seen:?}");
+    let seen = recording
+        .publish_as(&endpoint, ProtocolVersion::V5, "principal-tcp")
+        .await;
     assert_eq!(
-        (seen[0].listener, seen[0].certificate_id.clone()),
+        (seen.listener, seen.certificate_id),
         (ListenerKind::Tcp, None)
     );
     server.shutdown().await;
@@ -183,10 +175,7 @@ async fn tls_principal_is_sha256_of_client_certificate_der() {
 /// reason 0x87 (5.0), and mosquitto_pub exits non-zero.
 #[tokio::test]
 async fn refused_connect_reaches_mosquitto_as_not_authorized() {
-    let recording = Arc::new(Recording::default());
-    let server = TestServer::start_with_authorizer(BrokerConfig::default(), recording.clone())
-        .await
-        .expect("server starts");
+    let (server, recording) = Recording::start().await;
     let endpoint = Endpoint::testkit_tls(&server);
     for (version, code) in [
         (ProtocolVersion::V311, "received CONNACK (5)"),
@@ -201,15 +190,12 @@ async fn refused_connect_reaches_mosquitto_as_not_authorized() {
         .await;
         assert!(!finished.status.success(), "{finished:?}");
         assert!(
-            finished.stdout.iter().any(|l| l.contains(code)),
+            finished.printed(code),
             "{version}: expected {code:?} in {:?}",
             finished.stdout
         );
         assert!(
-            !finished
-                .stdout
-                .iter()
-                .any(|l| l.contains("received PUBACK")),
+            !finished.printed("received PUBACK"),
             "{:?}",
             finished.stdout
         );

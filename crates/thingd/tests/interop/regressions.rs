@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use futures_util::SinkExt;
 use mqtt_codec::{
-    Connect, Decoder, Disconnect, MqttString, Packet, PacketId, ProtocolVersion, Publish, QoS,
-    ReasonCode, Subscribe, SubscribeProperties, SubscriptionOptions,
+    Decoder, Disconnect, MqttString, Packet, PacketId, ProtocolVersion, Publish, QoS, ReasonCode,
+    Subscribe, SubscribeProperties, SubscriptionOptions,
 };
 use serde_json::json;
 use testkit::TestServer;
@@ -24,35 +24,38 @@ use thingd_broker::BrokerConfig;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 use crate::paho::{hex, run_paho};
-use crate::support::{MqttStream, Next, client_config, tls_connect};
-use crate::websocket::{WsNext, open, read_packets};
+use crate::support::{
+    MqttStream, Next, connect_packet, encode, testkit_client_config, tls_connect,
+};
+use crate::websocket::{Ws, WsNext, open, read_packets};
+
+const V5: ProtocolVersion = ProtocolVersion::V5;
+
+/// Runs `test` against the WebSocket listener of a new server, then shuts the server down.
+async fn on_the_api_of_a_server<F: Future<Output = ()>>(test: impl FnOnce(SocketAddr) -> F) {
+    let server = TestServer::start().await.expect("server starts");
+    test(server.api).await;
+    server.shutdown().await;
+}
 
 #[tokio::test]
 async fn paho_websocket_mqtt311() {
-    let server = TestServer::start().await.expect("server starts");
-    paho_over_websocket(server.api, "3.1.1").await;
-    server.shutdown().await;
+    on_the_api_of_a_server(|api| paho_over_websocket(api, "3.1.1")).await;
 }
 
 #[tokio::test]
 async fn paho_websocket_mqtt5() {
-    let server = TestServer::start().await.expect("server starts");
-    paho_over_websocket(server.api, "5").await;
-    server.shutdown().await;
+    on_the_api_of_a_server(|api| paho_over_websocket(api, "5")).await;
 }
 
 #[tokio::test]
 async fn websocket_packets_may_span_and_share_frames() {
-    let server = TestServer::start().await.expect("server starts");
-    packets_may_span_and_share_frames(server.api).await;
-    server.shutdown().await;
+    on_the_api_of_a_server(packets_may_span_and_share_frames).await;
 }
 
 #[tokio::test]
 async fn websocket_text_frame_after_connect_closes() {
-    let server = TestServer::start().await.expect("server starts");
-    text_frame_after_connect_closes(server.api).await;
-    server.shutdown().await;
+    on_the_api_of_a_server(text_frame_after_connect_closes).await;
 }
 
 /// A TLS client that completed the handshake but has not sent CONNECT is closed at shutdown,
@@ -68,16 +71,11 @@ async fn shutdown_closes_connections_that_have_not_sent_connect() {
     let server = TestServer::start_with(config).await.expect("server starts");
     // TLS 1.2: the client's handshake completes only after the server's, so the server is
     // already waiting for CONNECT when the shutdown starts.
-    let tls = client_config(
-        &server.ca_pem,
-        Some((&server.client.cert_pem, &server.client.key_pem)),
-        &[b"mqtt"],
-        &[&rustls::version::TLS12],
-    );
+    let tls = testkit_client_config(&server, &[b"mqtt"], &[&rustls::version::TLS12]);
     let stream = tls_connect(server.mqtt_tls, tls)
         .await
         .expect("TLS handshake");
-    let mut idle = MqttStream::new(stream, ProtocolVersion::V5);
+    let mut idle = MqttStream::new(stream, V5);
     let started = Instant::now();
     let (_, next) = tokio::join!(server.shutdown(), idle.next());
     assert_eq!(next, Next::Closed);
@@ -97,16 +95,9 @@ async fn bytes_received_total_counts_connect() {
         tokio::net::TcpStream::connect(server.mqtt_tcp)
             .await
             .expect("connects"),
-        ProtocolVersion::V5,
+        V5,
     );
-    let connect = Connect::new(
-        ProtocolVersion::V5,
-        MqttString::new("bytes").expect("client id"),
-    );
-    let mut wire = BytesMut::new();
-    Packet::Connect(Box::new(connect))
-        .encode(ProtocolVersion::V5, &mut wire)
-        .expect("encodes");
+    let wire = encode(V5, &[connect_packet(V5, "bytes")]);
     assert_eq!(
         client.connect("bytes").await.reason_code,
         ReasonCode::Success
@@ -132,25 +123,11 @@ async fn bytes_received_total_counts_connect() {
 #[tokio::test]
 async fn websocket_mqtt5_client_receives_server_shutting_down() {
     let server = crate::shutdown::server().await;
-    let mut ws = open(server.api).await;
-    ws.send(Message::Binary(
-        encode(&[connect_packet("ws-shutdown")]).into(),
-    ))
-    .await
-    .expect("sending CONNECT");
-    let mut decoder = Decoder::new(ProtocolVersion::V5, usize::MAX);
-    let mut buf = BytesMut::new();
-    match read_packets(&mut ws, &mut decoder, &mut buf, 1).await {
-        WsNext::Packets(p) => match &p[0] {
-            Packet::ConnAck(ack) => assert_eq!(ack.reason_code, ReasonCode::Success),
-            other => panic!("expected CONNACK, got {other:?}"),
-        },
-        closed => panic!("expected CONNACK, got {closed:?}"),
-    }
-    let (_, next) = tokio::join!(
-        crate::shutdown::shut_down(server),
-        read_packets(&mut ws, &mut decoder, &mut buf, 1)
-    );
+    let mut ws = WsClient::open(server.api).await;
+    ws.send(encode(V5, &[connect_packet(V5, "ws-shutdown")]))
+        .await;
+    ws.expect_connack().await;
+    let (_, next) = tokio::join!(crate::shutdown::shut_down(server), ws.read(1));
     match next {
         WsNext::Packets(p) => assert_eq!(
             p,
@@ -160,7 +137,7 @@ async fn websocket_mqtt5_client_receives_server_shutting_down() {
         ),
         closed => panic!("expected DISCONNECT 0x8B, got {closed:?}"),
     }
-    match read_packets(&mut ws, &mut decoder, &mut buf, 1).await {
+    match ws.read(1).await {
         WsNext::Closed(_) => {}
         WsNext::Packets(p) => panic!("expected the close after DISCONNECT, got {p:?}"),
     }
@@ -207,44 +184,57 @@ pub(crate) async fn paho_over_websocket(api: SocketAddr, version: &str) {
     }
 }
 
-fn encode(packets: &[Packet]) -> Vec<u8> {
-    let mut out = BytesMut::new();
-    for packet in packets {
-        packet
-            .encode(ProtocolVersion::V5, &mut out)
-            .expect("encodable");
-    }
-    out.to_vec()
+/// A 5.0 client on the WebSocket listener: the socket and the decoder of what it reads.
+struct WsClient {
+    ws: Ws,
+    decoder: Decoder,
+    buf: BytesMut,
 }
 
-fn connect_packet(client_id: &str) -> Packet {
-    Packet::Connect(Box::new(Connect::new(
-        ProtocolVersion::V5,
-        MqttString::new(client_id).expect("client id"),
-    )))
+impl WsClient {
+    /// Opens `ws://{api}/mqtt` (see [`open`]).
+    async fn open(api: SocketAddr) -> WsClient {
+        WsClient {
+            ws: open(api).await,
+            decoder: Decoder::new(V5, usize::MAX),
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Sends `bytes` in one binary frame.
+    async fn send(&mut self, bytes: Vec<u8>) {
+        self.ws
+            .send(Message::Binary(bytes.into()))
+            .await
+            .expect("sending");
+    }
+
+    /// Reads until `want` packets decoded or the connection closes.
+    async fn read(&mut self, want: usize) -> WsNext {
+        read_packets(&mut self.ws, &mut self.decoder, &mut self.buf, want).await
+    }
+
+    /// Reads the CONNACK, which must accept the connection.
+    async fn expect_connack(&mut self) {
+        match self.read(1).await {
+            WsNext::Packets(p) => match &p[0] {
+                Packet::ConnAck(ack) => assert_eq!(ack.reason_code, ReasonCode::Success),
+                other => panic!("expected CONNACK, got {other:?}"),
+            },
+            closed => panic!("expected CONNACK, got {closed:?}"),
+        }
+    }
 }
 
 /// One CONNECT split over two binary frames, then PINGREQ and SUBSCRIBE sharing one frame: the
 /// server answers CONNACK, PINGRESP and SUBACK.
 pub(crate) async fn packets_may_span_and_share_frames(api: SocketAddr) {
-    let mut ws = open(api).await;
-    let connect = encode(&[connect_packet("ws-frames")]);
-    let (head, tail) = connect.split_at(5);
-    ws.send(Message::Binary(Bytes::copy_from_slice(head)))
-        .await
-        .expect("sending");
-    ws.send(Message::Binary(Bytes::copy_from_slice(tail)))
-        .await
-        .expect("sending");
-    let mut decoder = Decoder::new(ProtocolVersion::V5, usize::MAX);
-    let mut buf = BytesMut::new();
-    match read_packets(&mut ws, &mut decoder, &mut buf, 1).await {
-        WsNext::Packets(p) => match &p[0] {
-            Packet::ConnAck(ack) => assert_eq!(ack.reason_code, ReasonCode::Success),
-            other => panic!("expected CONNACK, got {other:?}"),
-        },
-        closed => panic!("expected CONNACK, got {closed:?}"),
-    }
+    let mut ws = WsClient::open(api).await;
+    let mut connect = encode(V5, &[connect_packet(V5, "ws-frames")]);
+    let tail = connect.split_off(5);
+    ws.send(connect).await;
+    ws.send(tail).await;
+    ws.expect_connack().await;
     let packet_id = PacketId::new(7).expect("non-zero");
     let subscribe = Subscribe {
         packet_id,
@@ -254,11 +244,9 @@ pub(crate) async fn packets_may_span_and_share_frames(api: SocketAddr) {
             SubscriptionOptions::qos(QoS::AtLeastOnce),
         )],
     };
-    let both = encode(&[Packet::PingReq, Packet::Subscribe(subscribe)]);
-    ws.send(Message::Binary(both.into()))
-        .await
-        .expect("sending");
-    match read_packets(&mut ws, &mut decoder, &mut buf, 2).await {
+    ws.send(encode(V5, &[Packet::PingReq, Packet::Subscribe(subscribe)]))
+        .await;
+    match ws.read(2).await {
         WsNext::Packets(p) => {
             assert_eq!(p[0], Packet::PingResp);
             match &p[1] {
@@ -275,19 +263,9 @@ pub(crate) async fn packets_may_span_and_share_frames(api: SocketAddr) {
 
 /// A text frame in an established session closes the connection too.
 pub(crate) async fn text_frame_after_connect_closes(api: SocketAddr) {
-    let mut ws = open(api).await;
-    ws.send(Message::Binary(encode(&[connect_packet("ws-text")]).into()))
-        .await
-        .expect("sending");
-    let mut decoder = Decoder::new(ProtocolVersion::V5, usize::MAX);
-    let mut buf = BytesMut::new();
-    assert!(
-        matches!(
-            read_packets(&mut ws, &mut decoder, &mut buf, 1).await,
-            WsNext::Packets(_)
-        ),
-        "CONNACK"
-    );
+    let mut ws = WsClient::open(api).await;
+    ws.send(encode(V5, &[connect_packet(V5, "ws-text")])).await;
+    ws.expect_connack().await;
     // The text frame carries a well-formed PUBLISH (all ASCII bytes, so valid UTF-8): the frame
     // type alone must close.
     let publish = Publish::new(
@@ -295,9 +273,9 @@ pub(crate) async fn text_frame_after_connect_closes(api: SocketAddr) {
         Bytes::from_static(b"load"),
     );
     let text =
-        String::from_utf8(encode(&[Packet::Publish(publish)])).expect("this PUBLISH is ASCII");
-    ws.send(Message::text(text)).await.expect("sending");
-    match read_packets(&mut ws, &mut decoder, &mut buf, 1).await {
+        String::from_utf8(encode(V5, &[Packet::Publish(publish)])).expect("this PUBLISH is ASCII");
+    ws.ws.send(Message::text(text)).await.expect("sending");
+    match ws.read(1).await {
         WsNext::Closed(how) => println!("closed: {how}"),
         WsNext::Packets(p) => panic!("[MQTT-6.0.0-1]: expected the connection closed, got {p:?}"),
     }

@@ -39,16 +39,21 @@ pub(crate) async fn shut_down(server: TestServer) {
     );
 }
 
-#[tokio::test]
-async fn raw_mqtt5_client_receives_server_shutting_down() {
+/// Connects a raw client of `version` over TCP, shuts the server down, and returns the packets
+/// the client received before the close.
+async fn raw_client_at_shutdown(version: ProtocolVersion, client_id: &str) -> Vec<Packet> {
     let server = server().await;
-    let mut client = RawClient::connect(server.mqtt_tcp, ProtocolVersion::V5, "shutdown-v5")
+    let mut client = RawClient::connect(server.mqtt_tcp, version, client_id)
         .await
         .expect("connects");
     let (_, packets) = tokio::join!(shut_down(server), client.expect_close());
-    let packets = packets.expect("the connection closes");
+    packets.expect("the connection closes")
+}
+
+#[tokio::test]
+async fn raw_mqtt5_client_receives_server_shutting_down() {
     assert_eq!(
-        packets,
+        raw_client_at_shutdown(ProtocolVersion::V5, "shutdown-v5").await,
         vec![Packet::Disconnect(Disconnect::new(
             ReasonCode::ServerShuttingDown
         ))]
@@ -57,13 +62,8 @@ async fn raw_mqtt5_client_receives_server_shutting_down() {
 
 #[tokio::test]
 async fn raw_mqtt311_client_sees_the_close() {
-    let server = server().await;
-    let mut client = RawClient::connect(server.mqtt_tcp, ProtocolVersion::V311, "shutdown-v311")
-        .await
-        .expect("connects");
-    let (_, packets) = tokio::join!(shut_down(server), client.expect_close());
     assert_eq!(
-        packets.expect("the connection closes"),
+        raw_client_at_shutdown(ProtocolVersion::V311, "shutdown-v311").await,
         vec![],
         "3.1.1 has no server DISCONNECT"
     );
@@ -73,9 +73,12 @@ async fn raw_mqtt311_client_sees_the_close() {
 #[tokio::test]
 async fn tls_mqtt5_client_receives_server_shutting_down() {
     let server = server().await;
-    let stream = tls_connect(server.mqtt_tls, testkit_client_config(&server, &[b"mqtt"]))
-        .await
-        .expect("TLS handshake");
+    let stream = tls_connect(
+        server.mqtt_tls,
+        testkit_client_config(&server, &[b"mqtt"], rustls::DEFAULT_VERSIONS),
+    )
+    .await
+    .expect("TLS handshake");
     let mut mqtt = MqttStream::new(stream, ProtocolVersion::V5);
     assert_eq!(
         mqtt.connect("tls-shutdown").await.reason_code,
@@ -109,7 +112,7 @@ async fn rumqttc_v5_over_tls_connects_and_sees_shutdown() {
     let server = server().await;
     let mut options = MqttOptions::new("rumqttc-shutdown", "127.0.0.1", server.mqtt_tls.port());
     options.set_transport(Transport::Tls(TlsConfiguration::Rustls(
-        testkit_client_config(&server, &[b"mqtt"]),
+        testkit_client_config(&server, &[b"mqtt"], rustls::DEFAULT_VERSIONS),
     )));
     options.set_keep_alive(Duration::from_secs(60));
     let (client, mut eventloop) = AsyncClient::new(options, 10);

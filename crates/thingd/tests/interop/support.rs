@@ -85,6 +85,11 @@ pub(crate) struct Finished {
 }
 
 impl Finished {
+    /// Whether a stdout line contains `text`.
+    pub(crate) fn printed(&self, text: &str) -> bool {
+        self.stdout.iter().any(|l| l.contains(text))
+    }
+
     /// Panics with the transcript unless the program exited with status 0.
     pub(crate) fn assert_success(&self, what: &str) {
         assert!(
@@ -204,6 +209,14 @@ impl Proc {
         }
     }
 
+    /// The first stderr line so far that satisfies `predicate`.
+    fn stderr_line(&self, predicate: &impl Fn(&str) -> bool) -> Option<String> {
+        self.stderr_so_far()
+            .lines()
+            .find(|l| predicate(l))
+            .map(str::to_string)
+    }
+
     /// Waits until a stderr line satisfies `predicate` and returns it; fails the test when
     /// stderr ends first or after [`WAIT`].
     pub(crate) async fn stderr_line_where(
@@ -213,8 +226,8 @@ impl Proc {
     ) -> String {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            if let Some(line) = self.stderr_so_far().lines().find(|l| predicate(l)) {
-                return line.to_string();
+            if let Some(line) = self.stderr_line(&predicate) {
+                return line;
             }
             match tokio::time::timeout_at(deadline, self.stderr_lines.changed()).await {
                 Err(_) => panic!(
@@ -223,8 +236,8 @@ impl Proc {
                 ),
                 Ok(Err(_)) => {
                     // stderr ended: one last look, since the final lines may have just arrived.
-                    if let Some(line) = self.stderr_so_far().lines().find(|l| predicate(l)) {
-                        return line.to_string();
+                    if let Some(line) = self.stderr_line(&predicate) {
+                        return line;
                     }
                     panic!(
                         "{} closed stderr before {what}; {}",
@@ -425,6 +438,33 @@ impl Subscriber {
             .line_where("a message", |l| l.starts_with("MSG|"))
             .await
     }
+
+    /// Waits for mosquitto_sub to exit by itself (after its `-C` count) and checks it exited 0.
+    pub(crate) async fn finish_ok(self) {
+        self.proc.finish().await.assert_success("mosquitto_sub");
+    }
+
+    /// Publishes `payload` to `topic` at `qos` with mosquitto_pub (given `extra` options first)
+    /// and checks that this subscriber prints it next, not retained, at that QoS.
+    pub(crate) async fn expect_published(
+        &mut self,
+        endpoint: &Endpoint,
+        version: ProtocolVersion,
+        topic: &str,
+        qos: u8,
+        payload: &str,
+        extra: &[&str],
+    ) {
+        let qos_text = qos.to_string();
+        let mut args = extra.to_vec();
+        args.extend(["-t", topic, "-q", &qos_text, "-m", payload]);
+        mosquitto_pub(endpoint, version, &args, None).await;
+        assert_eq!(
+            self.next_message().await,
+            message_line(topic, qos, false, payload),
+            "published with {version}"
+        );
+    }
 }
 
 /// Runs `mosquitto_pub` with the endpoint's options and `args`, sending each line of `lines`
@@ -495,16 +535,18 @@ pub(crate) fn client_config(
     Arc::new(config)
 }
 
-/// The testkit client certificate's configuration, for TLS 1.2 and 1.3.
+/// The testkit client certificate's configuration, offering `alpn`, limited to `versions`
+/// (`rustls::DEFAULT_VERSIONS`: TLS 1.2 and 1.3).
 pub(crate) fn testkit_client_config(
     server: &testkit::TestServer,
     alpn: &[&[u8]],
+    versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> Arc<rustls::ClientConfig> {
     client_config(
         &server.ca_pem,
         Some((&server.client.cert_pem, &server.client.key_pem)),
         alpn,
-        rustls::DEFAULT_VERSIONS,
+        versions,
     )
 }
 
@@ -518,6 +560,23 @@ pub(crate) async fn tls_connect(
     tokio::time::timeout(WAIT, TlsConnector::from(config).connect(name, tcp))
         .await
         .map_err(|_| std::io::Error::new(ErrorKind::TimedOut, "TLS handshake timed out"))?
+}
+
+/// A CONNECT with a clean start and nothing else.
+pub(crate) fn connect_packet(version: ProtocolVersion, client_id: &str) -> Packet {
+    Packet::Connect(Box::new(Connect::new(
+        version,
+        MqttString::new(client_id).expect("a valid client id"),
+    )))
+}
+
+/// `packets` as `version` encodes them, back to back.
+pub(crate) fn encode(version: ProtocolVersion, packets: &[Packet]) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    for packet in packets {
+        packet.encode(version, &mut out).expect("encodable packet");
+    }
+    out.to_vec()
 }
 
 /// An MQTT connection over any byte stream, speaking through thingd's codec.
@@ -548,10 +607,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MqttStream<S> {
     }
 
     pub(crate) async fn send(&mut self, packet: &Packet) {
-        let mut out = BytesMut::new();
-        packet
-            .encode(self.version, &mut out)
-            .expect("encodable packet");
+        let out = encode(self.version, std::slice::from_ref(packet));
         self.stream.write_all(&out).await.expect("writing a packet");
         self.stream.flush().await.expect("flushing");
     }
@@ -590,11 +646,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MqttStream<S> {
 
     /// Sends CONNECT (clean start) and returns the CONNACK.
     pub(crate) async fn connect(&mut self, client_id: &str) -> ConnAck {
-        let connect = Connect::new(
-            self.version,
-            MqttString::new(client_id).expect("a valid client id"),
-        );
-        self.send(&Packet::Connect(Box::new(connect))).await;
+        self.send(&connect_packet(self.version, client_id)).await;
         match self.next().await {
             Next::Packet(Packet::ConnAck(ack)) => ack,
             other => panic!("expected CONNACK, got {other:?}"),

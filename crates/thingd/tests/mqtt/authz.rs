@@ -80,35 +80,23 @@ async fn a_denied_publish_is_refused_and_not_delivered() {
     watcher.subscribe("#", QoS::AtLeastOnce).await;
     let mut v5 = Client::connect(&server, Net::Tls, V5, "publisher-v5").await;
     // 5.0: PUBACK / PUBREC 0x87 Not authorized (§3.4.2.1).
-    assert_eq!(
-        v5.publish1("forbidden/a", b"x").await,
-        ReasonCode::NotAuthorized
-    );
-    let qos2 = publish_packet("forbidden/b", b"x", QoS::ExactlyOnce, 90);
-    assert_eq!(v5.publish_acked(qos2).await, ReasonCode::NotAuthorized);
-    v5.publish0("forbidden/c", b"x").await;
-    let mut retained = publish_packet("forbidden/d", b"x", QoS::AtLeastOnce, 91);
-    retained.retain = true;
-    assert_eq!(v5.publish_acked(retained).await, ReasonCode::NotAuthorized);
+    let forbidden = ["forbidden/a", "forbidden/b", "forbidden/c", "forbidden/d"];
+    publish_unauthorized(&mut v5, forbidden).await;
     // 3.1.1 cannot refuse a PUBLISH: a positive acknowledgement, and the message is dropped.
     let mut v3 = Client::connect(&server, Net::Tls, V3, "publisher-v3").await;
-    assert_eq!(v3.publish1("forbidden/e", b"x").await, ReasonCode::Success);
+    v3.publish1_ok("forbidden/e", b"x").await;
     let qos2 = publish_packet("forbidden/f", b"x", QoS::ExactlyOnce, 92);
     assert_eq!(v3.publish_acked(qos2).await, ReasonCode::Success);
 
-    v3.publish1("allowed/marker", b"").await;
-    assert!(
-        watcher.publishes_until("allowed/marker").await.is_empty(),
-        "denied messages were delivered"
-    );
-    let mut late = Client::connect(&server, Net::Tcp, V5, "late").await;
-    late.subscribe("forbidden/#", QoS::AtLeastOnce).await;
-    late.subscribe("allowed/marker", QoS::AtLeastOnce).await;
-    v3.publish1("allowed/marker", b"").await;
-    assert!(
-        late.publishes_until("allowed/marker").await.is_empty(),
-        "a denied retained message was stored"
-    );
+    // Neither delivered nor retained.
+    assert_none_delivered_or_retained(
+        &server,
+        &mut watcher,
+        &mut v3,
+        "allowed/marker",
+        "forbidden/#",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,11 +110,11 @@ async fn a_denied_subscribe_gets_a_failure_code() {
         ];
         let suback = client.subscribe_with(&filters, None).await;
         // 5.0: 0x87 Not authorized; 3.1.1: 0x80 Failure (decoded here as 0x80 Unspecified error).
-        let refused = if version == V5 {
-            ReasonCode::NotAuthorized
-        } else {
-            ReasonCode::UnspecifiedError
-        };
+        let refused = by_version(
+            version,
+            ReasonCode::NotAuthorized,
+            ReasonCode::UnspecifiedError,
+        );
         assert_eq!(
             suback.reason_codes,
             [refused, ReasonCode::GrantedQoS1],
@@ -138,10 +126,7 @@ async fn a_denied_subscribe_gets_a_failure_code() {
             ReasonCode::NoMatchingSubscribers,
             "no subscription was made"
         );
-        assert_eq!(
-            publisher.publish1("open/x", b"y").await,
-            ReasonCode::Success
-        );
+        publisher.publish1_ok("open/x", b"y").await;
         assert_eq!(&client.expect_publish().await.payload[..], b"y");
         client.disconnect().await;
         publisher.disconnect().await;
@@ -153,9 +138,10 @@ async fn denied_receipts_drop_live_and_retained_messages() {
     let (server, _) = start_authorized(BrokerConfig::default()).await;
     let mut publisher = Client::connect(&server, Net::Tcp, V5, "publisher").await;
     for topic in ["secret/retained", "open/retained"] {
-        let mut retained = publish_packet(topic, topic.as_bytes(), QoS::AtLeastOnce, 1);
-        retained.retain = true;
-        assert_eq!(publisher.publish_acked(retained).await, ReasonCode::Success);
+        assert_eq!(
+            publisher.publish_retained(topic, topic.as_bytes()).await,
+            ReasonCode::Success
+        );
     }
     for (version, net) in [(V5, Net::Tls), (V3, Net::Tcp)] {
         let mut client = Client::connect(&server, net, version, "receiver").await;
@@ -182,9 +168,7 @@ async fn denied_retained_messages_do_not_stall_a_small_receive_window() {
     let (server, _) = start_authorized(BrokerConfig::default()).await;
     let mut publisher = Client::connect(&server, Net::Tcp, V5, "publisher").await;
     for topic in ["secret/1", "secret/2", "visible/3"] {
-        let mut retained = publish_packet(topic, topic.as_bytes(), QoS::AtLeastOnce, 1);
-        retained.retain = true;
-        publisher.publish_acked(retained).await;
+        publisher.publish_retained(topic, topic.as_bytes()).await;
     }
     let mut connect = connect_packet(V5, "narrow");
     connect.properties.receive_maximum = std::num::NonZeroU16::new(1);
@@ -199,22 +183,21 @@ async fn denied_retained_messages_do_not_stall_a_small_receive_window() {
 async fn a_denied_connect_gets_not_authorized() {
     let (server, _) = start_authorized(BrokerConfig::default()).await;
     for (version, net) in ALL {
-        let (mut client, connack) =
-            Client::connect_with(&server, net, connect_packet(version, "denied-device")).await;
         // 5.0: 0x87; 3.1.1: return code 5, Not authorized (decoded as 0x87).
-        assert_eq!(
-            connack.reason_code,
+        let connack = Client::connect_refused(
+            &server,
+            net,
+            connect_packet(version, "denied-device"),
             ReasonCode::NotAuthorized,
-            "{version} {net:?}"
-        );
+        )
+        .await;
         assert!(!connack.session_present);
-        assert!(client.expect_close().await.is_empty());
     }
-    let mut wire = bytes::BytesMut::new();
-    Packet::ConnAck(mqtt_codec::ConnAck::new(false, ReasonCode::NotAuthorized))
-        .encode(V3, &mut wire)
-        .unwrap();
-    assert_eq!(&wire[..], [0x20, 0x02, 0x00, 0x05]);
+    let refusal = mqtt_codec::ConnAck::new(false, ReasonCode::NotAuthorized);
+    assert_eq!(
+        encoded(V3, &Packet::ConnAck(refusal)),
+        [0x20, 0x02, 0x00, 0x05]
+    );
     assert_serving(&server).await;
 }
 
@@ -223,9 +206,7 @@ async fn a_will_the_client_may_not_publish_refuses_the_connect() {
     let (server, _) = start_authorized(BrokerConfig::default()).await;
     let mut connect = connect_packet(V5, "bad-will");
     connect.will = Some(will("forbidden/will", b"x", QoS::AtMostOnce, false));
-    let (mut client, connack) = Client::connect_with(&server, Net::Tls, connect).await;
-    assert_eq!(connack.reason_code, ReasonCode::NotAuthorized);
-    assert!(client.expect_close().await.is_empty());
+    Client::connect_refused(&server, Net::Tls, connect, ReasonCode::NotAuthorized).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,14 +220,14 @@ async fn the_principal_carries_the_client_certificate_id() {
         .await
         .disconnect()
         .await;
-    let other = server.issue_client("other-device").unwrap();
+    let other = server.issue_client("other-device").await.unwrap();
     assert_ne!(other.certificate_id, server.client.certificate_id);
     let config = tls_config(&server, &other);
     let mut client = Client::open_tls(&server, config, V3).await;
     let connack = client.handshake(connect_packet(V3, "other-cert")).await;
     assert_eq!(connack.reason_code, ReasonCode::Success);
     // And through a real client library.
-    let (_rumqttc, mut events) = rumqtt::v5(&server, "rumqttc-cert", |_| {});
+    let (_rumqttc, mut events) = rumqtt::v5(&server, "rumqttc-cert");
     events
         .wait_for(|e| {
             matches!(

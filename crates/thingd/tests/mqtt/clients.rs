@@ -12,13 +12,21 @@ use rumqttc::{ConnectReturnCode, Event, Packet, QoS, SubscribeReasonCode};
 use crate::support::rumqtt::{self, Events};
 use crate::support::start;
 
+/// Waits for the next incoming packet `$packet` (such as `Packet::SubAck`) among the events of a
+/// rumqttc event loop whose incoming variant is `$incoming`, and returns it.
+macro_rules! incoming {
+    ($events:expr, $incoming:path, $packet:path) => {
+        $events
+            .wait_for(|e| match e {
+                $incoming($packet(p)) => Some(p.clone()),
+                _ => None,
+            })
+            .await
+    };
+}
+
 async fn v3_connected(events: &mut Events<Event>) {
-    let connack = events
-        .wait_for(|e| match e {
-            Event::Incoming(Packet::ConnAck(c)) => Some(c.clone()),
-            _ => None,
-        })
-        .await;
+    let connack = incoming!(events, Event::Incoming, Packet::ConnAck);
     assert_eq!(connack.code, ConnectReturnCode::Success);
     assert!(!connack.session_present);
 }
@@ -26,34 +34,9 @@ async fn v3_connected(events: &mut Events<Event>) {
 async fn v5_connected(
     events: &mut Events<rumqttc::v5::Event>,
 ) -> rumqttc::v5::mqttbytes::v5::ConnAck {
-    let connack = events
-        .wait_for(|e| match e {
-            rumqttc::v5::Event::Incoming(Packet5::ConnAck(c)) => Some(c.clone()),
-            _ => None,
-        })
-        .await;
+    let connack = incoming!(events, rumqttc::v5::Event::Incoming, Packet5::ConnAck);
     assert_eq!(connack.code, ConnectReturnCode5::Success);
     connack
-}
-
-async fn v3_publish(events: &mut Events<Event>) -> rumqttc::Publish {
-    events
-        .wait_for(|e| match e {
-            Event::Incoming(Packet::Publish(p)) => Some(p.clone()),
-            _ => None,
-        })
-        .await
-}
-
-async fn v5_publish(
-    events: &mut Events<rumqttc::v5::Event>,
-) -> rumqttc::v5::mqttbytes::v5::Publish {
-    events
-        .wait_for(|e| match e {
-            rumqttc::v5::Event::Incoming(Packet5::Publish(p)) => Some(p.clone()),
-            _ => None,
-        })
-        .await
 }
 
 /// Checks that a 3.1.1 subscriber receives QoS 0, 1 and 2 from a 3.1.1 publisher, both made
@@ -65,12 +48,7 @@ async fn v3_round_trips(make: impl Fn(&str) -> (rumqttc::AsyncClient, Events<Eve
         .subscribe("rumqttc/v3/#", QoS::ExactlyOnce)
         .await
         .unwrap();
-    let suback = sub_events
-        .wait_for(|e| match e {
-            Event::Incoming(Packet::SubAck(s)) => Some(s.clone()),
-            _ => None,
-        })
-        .await;
+    let suback = incoming!(sub_events, Event::Incoming, Packet::SubAck);
     assert_eq!(
         suback.return_codes,
         [SubscribeReasonCode::Success(QoS::ExactlyOnce)]
@@ -89,15 +67,11 @@ async fn v3_round_trips(make: impl Fn(&str) -> (rumqttc::AsyncClient, Events<Eve
             .await
             .unwrap();
     }
-    pub_events
-        .wait_for(|e| matches!(e, Event::Incoming(Packet::PubAck(_))).then_some(()))
-        .await;
-    pub_events
-        .wait_for(|e| matches!(e, Event::Incoming(Packet::PubComp(_))).then_some(()))
-        .await;
+    incoming!(pub_events, Event::Incoming, Packet::PubAck);
+    incoming!(pub_events, Event::Incoming, Packet::PubComp);
 
     for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
-        let publish = v3_publish(&mut sub_events).await;
+        let publish = incoming!(sub_events, Event::Incoming, Packet::Publish);
         assert_eq!(&publish.topic[..], format!("rumqttc/v3/{}", qos as u8));
         assert_eq!(publish.qos, qos);
         assert!(!publish.retain);
@@ -114,7 +88,7 @@ async fn v3_round_trips(make: impl Fn(&str) -> (rumqttc::AsyncClient, Events<Eve
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rumqttc_v311_over_tls_round_trips_qos_0_1_2() {
     let server = start().await;
-    v3_round_trips(|id| rumqtt::v3(&server, id, |_| {})).await;
+    v3_round_trips(|id| rumqtt::v3(&server, id)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,7 +100,7 @@ async fn rumqttc_v311_over_tcp_round_trips_qos_0_1_2() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rumqttc_v5_over_tls_round_trips_qos_0_1_2_with_properties() {
     let server = start().await;
-    let (subscriber, mut sub_events) = rumqtt::v5(&server, "rumqttc-v5-sub", |_| {});
+    let (subscriber, mut sub_events) = rumqtt::v5(&server, "rumqttc-v5-sub");
     let connack = v5_connected(&mut sub_events).await;
     let properties = connack
         .properties
@@ -136,18 +110,13 @@ async fn rumqttc_v5_over_tls_round_trips_qos_0_1_2_with_properties() {
         .subscribe("rumqttc/v5/#", QoS5::ExactlyOnce)
         .await
         .unwrap();
-    let suback = sub_events
-        .wait_for(|e| match e {
-            rumqttc::v5::Event::Incoming(Packet5::SubAck(s)) => Some(s.clone()),
-            _ => None,
-        })
-        .await;
+    let suback = incoming!(sub_events, rumqttc::v5::Event::Incoming, Packet5::SubAck);
     assert_eq!(
         suback.return_codes,
         [SubscribeReasonCode5::Success(QoS5::ExactlyOnce)]
     );
 
-    let (publisher, mut pub_events) = rumqtt::v5(&server, "rumqttc-v5-pub", |_| {});
+    let (publisher, mut pub_events) = rumqtt::v5(&server, "rumqttc-v5-pub");
     v5_connected(&mut pub_events).await;
     for qos in [QoS5::AtMostOnce, QoS5::AtLeastOnce, QoS5::ExactlyOnce] {
         let properties = PublishProperties5 {
@@ -168,15 +137,11 @@ async fn rumqttc_v5_over_tls_round_trips_qos_0_1_2_with_properties() {
             .await
             .unwrap();
     }
-    pub_events
-        .wait_for(|e| matches!(e, rumqttc::v5::Event::Incoming(Packet5::PubAck(_))).then_some(()))
-        .await;
-    pub_events
-        .wait_for(|e| matches!(e, rumqttc::v5::Event::Incoming(Packet5::PubComp(_))).then_some(()))
-        .await;
+    incoming!(pub_events, rumqttc::v5::Event::Incoming, Packet5::PubAck);
+    incoming!(pub_events, rumqttc::v5::Event::Incoming, Packet5::PubComp);
 
     for qos in [QoS5::AtMostOnce, QoS5::AtLeastOnce, QoS5::ExactlyOnce] {
-        let publish = v5_publish(&mut sub_events).await;
+        let publish = incoming!(sub_events, rumqttc::v5::Event::Incoming, Packet5::Publish);
         assert_eq!(
             &publish.topic[..],
             format!("rumqttc/v5/{}", qos as u8).as_bytes()
@@ -206,21 +171,17 @@ async fn rumqttc_v5_over_tls_round_trips_qos_0_1_2_with_properties() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rumqttc_v311_and_v5_clients_exchange_messages() {
     let server = start().await;
-    let (v3, mut v3_events) = rumqtt::v3(&server, "rumqttc-mixed-v3", |_| {});
+    let (v3, mut v3_events) = rumqtt::v3(&server, "rumqttc-mixed-v3");
     v3_connected(&mut v3_events).await;
-    let (v5, mut v5_events) = rumqtt::v5(&server, "rumqttc-mixed-v5", |_| {});
+    let (v5, mut v5_events) = rumqtt::v5(&server, "rumqttc-mixed-v5");
     v5_connected(&mut v5_events).await;
 
     v3.subscribe("mixed/to-v3", QoS::AtLeastOnce).await.unwrap();
-    v3_events
-        .wait_for(|e| matches!(e, Event::Incoming(Packet::SubAck(_))).then_some(()))
-        .await;
+    incoming!(v3_events, Event::Incoming, Packet::SubAck);
     v5.subscribe("mixed/to-v5", QoS5::AtLeastOnce)
         .await
         .unwrap();
-    v5_events
-        .wait_for(|e| matches!(e, rumqttc::v5::Event::Incoming(Packet5::SubAck(_))).then_some(()))
-        .await;
+    incoming!(v5_events, rumqttc::v5::Event::Incoming, Packet5::SubAck);
 
     let properties = PublishProperties5 {
         user_properties: vec![("k".into(), "v".into())],
@@ -239,10 +200,10 @@ async fn rumqttc_v311_and_v5_clients_exchange_messages() {
         .await
         .unwrap();
 
-    let got = v3_publish(&mut v3_events).await;
+    let got = incoming!(v3_events, Event::Incoming, Packet::Publish);
     assert_eq!(&got.payload[..], b"from five");
     assert_eq!(got.qos, QoS::AtLeastOnce);
-    let got = v5_publish(&mut v5_events).await;
+    let got = incoming!(v5_events, rumqttc::v5::Event::Incoming, Packet5::Publish);
     assert_eq!(&got.payload[..], b"from three");
     assert_eq!(got.qos, QoS5::AtLeastOnce);
 }

@@ -3,22 +3,49 @@
 
 use std::time::Duration;
 
-use bytes::BytesMut;
-use mqtt_codec::{MqttString, Packet, QoS, ReasonCode};
+use mqtt_codec::{ConnAck, Packet, ProtocolVersion, QoS, ReasonCode};
 use thingd_broker::BrokerConfig;
 
 use crate::support::*;
 
+/// A CONNECT for `version` as it encodes it.
+fn connect_bytes(version: ProtocolVersion, client_id: &str) -> Vec<u8> {
+    encoded(
+        version,
+        &Packet::Connect(Box::new(connect_packet(version, client_id))),
+    )
+}
+
 /// A CONNECT for `version` encoded with its Protocol Level byte replaced by `level`.
-fn connect_bytes_with_level(version: mqtt_codec::ProtocolVersion, level: u8) -> BytesMut {
-    let mut bytes = BytesMut::new();
-    Packet::Connect(Box::new(connect_packet(version, "level")))
-        .encode(version, &mut bytes)
-        .unwrap();
+fn connect_bytes_with_level(version: ProtocolVersion, level: u8) -> Vec<u8> {
+    let mut bytes = connect_bytes(version, "level");
     // Fixed header (2 bytes), then the Protocol Name "MQTT" (6 bytes), then the level.
     assert_eq!(&bytes[2..8], b"\x00\x04MQTT");
     bytes[8] = level;
     bytes
+}
+
+/// A CONNECT for `version` with the reserved bit of its Connect Flags (after the level byte) set.
+fn connect_bytes_with_reserved_flag(version: ProtocolVersion) -> Vec<u8> {
+    let mut bytes = connect_bytes(version, "reserved-flag");
+    bytes[9] |= 0x01;
+    bytes
+}
+
+/// Sends `bytes` as the first thing on a new connection, and returns the one CONNACK the server
+/// answers with before it closes the connection.
+async fn connack_then_close(
+    server: &testkit::TestServer,
+    net: Net,
+    version: ProtocolVersion,
+    bytes: &[u8],
+) -> ConnAck {
+    let mut client = Client::open(server, net, version).await;
+    client.send_bytes(bytes).await;
+    match &client.expect_close().await[..] {
+        [Packet::ConnAck(connack)] => connack.clone(),
+        other => panic!("expected one CONNACK then the close, got {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,25 +53,15 @@ async fn protocol_level_3_is_refused_with_v311_return_code_1() {
     let server = start().await;
     for net in [Net::Tcp, Net::Tls] {
         // [MQTT-3.1.2-2]: an unsupported level gets return code 0x01 in a CONNACK the client reads.
-        let mut client = Client::open(&server, net, V3).await;
-        client.send_bytes(&connect_bytes_with_level(V3, 3)).await;
-        let packets = client.expect_close().await;
-        match &packets[..] {
-            [Packet::ConnAck(connack)] => {
-                assert_eq!(connack.reason_code, ReasonCode::UnsupportedProtocolVersion);
-                assert!(!connack.session_present);
-            }
-            other => panic!("expected one CONNACK then the close, got {other:?}"),
-        }
+        let connack = connack_then_close(&server, net, V3, &connect_bytes_with_level(V3, 3)).await;
+        assert_eq!(connack.reason_code, ReasonCode::UnsupportedProtocolVersion);
+        assert!(!connack.session_present);
         // The 3.1.1 encoding of that code is the byte 0x01.
-        let mut wire = BytesMut::new();
-        Packet::ConnAck(mqtt_codec::ConnAck::new(
-            false,
-            ReasonCode::UnsupportedProtocolVersion,
-        ))
-        .encode(V3, &mut wire)
-        .unwrap();
-        assert_eq!(&wire[..], [0x20, 0x02, 0x00, 0x01]);
+        let refusal = ConnAck::new(false, ReasonCode::UnsupportedProtocolVersion);
+        assert_eq!(
+            encoded(V3, &Packet::ConnAck(refusal)),
+            [0x20, 0x02, 0x00, 0x01]
+        );
     }
     assert_serving(&server).await;
 }
@@ -53,13 +70,8 @@ async fn protocol_level_3_is_refused_with_v311_return_code_1() {
 async fn protocol_level_6_is_refused_with_v5_reason_0x84() {
     let server = start().await;
     for net in [Net::Tcp, Net::Tls] {
-        let mut client = Client::open(&server, net, V5).await;
-        client.send_bytes(&connect_bytes_with_level(V5, 6)).await;
-        let packets = client.expect_close().await;
-        match &packets[..] {
-            [Packet::ConnAck(connack)] => assert_eq!(connack.reason_code.as_u8(), 0x84),
-            other => panic!("expected one CONNACK then the close, got {other:?}"),
-        }
+        let connack = connack_then_close(&server, net, V5, &connect_bytes_with_level(V5, 6)).await;
+        assert_eq!(connack.reason_code.as_u8(), 0x84);
     }
     assert_serving(&server).await;
 }
@@ -69,12 +81,14 @@ async fn v311_empty_client_id_without_clean_session_is_refused_with_code_2() {
     let server = start().await;
     for net in [Net::Tcp, Net::Tls] {
         // [MQTT-3.1.3-8] (3.1.1): a zero-byte ClientId with CleanSession 0 gets return code 0x02.
-        let mut connect = connect_packet(V3, "");
-        connect.clean_start = false;
-        let (mut client, connack) = Client::connect_with(&server, net, connect).await;
-        assert_eq!(connack.reason_code, ReasonCode::ClientIdentifierNotValid);
+        let connack = Client::connect_refused(
+            &server,
+            net,
+            persistent_connect(V3, "", 0),
+            ReasonCode::ClientIdentifierNotValid,
+        )
+        .await;
         assert_eq!(connack.reason_code.to_v3_connack_code(), 0x02);
-        assert!(client.expect_close().await.is_empty());
     }
 }
 
@@ -85,10 +99,7 @@ async fn v311_empty_client_id_with_clean_session_is_accepted() {
         let (mut client, connack) = Client::connect_ok(&server, net, connect_packet(V3, "")).await;
         assert!(!connack.session_present);
         client.subscribe("anonymous/t", QoS::AtLeastOnce).await;
-        assert_eq!(
-            client.publish1("anonymous/t", b"hello").await,
-            ReasonCode::Success
-        );
+        client.publish1_ok("anonymous/t", b"hello").await;
         assert_eq!(&client.expect_publish().await.payload[..], b"hello");
     }
 }
@@ -131,11 +142,15 @@ async fn client_id_longer_than_the_limit_is_refused() {
     .await;
     let long = "x".repeat(17);
     for (version, net) in ALL {
-        let (mut client, connack) =
-            Client::connect_with(&server, net, connect_packet(version, &long)).await;
         // 0x85 Client Identifier not valid (5.0), return code 0x02 (3.1.1).
+        let connack = Client::connect_refused(
+            &server,
+            net,
+            connect_packet(version, &long),
+            ReasonCode::ClientIdentifierNotValid,
+        )
+        .await;
         assert_eq!(connack.reason_code.as_u8(), 0x85, "{version} {net:?}");
-        assert!(client.expect_close().await.is_empty());
         let (_client, connack) =
             Client::connect_ok(&server, net, connect_packet(version, &long[..16])).await;
         assert!(!connack.session_present);
@@ -146,11 +161,15 @@ async fn client_id_longer_than_the_limit_is_refused() {
 async fn authentication_method_is_refused_with_0x8c() {
     let server = start().await;
     let mut connect = connect_packet(V5, "enhanced-auth");
-    connect.properties.authentication_method = Some(MqttString::new("SCRAM-SHA-1").unwrap());
-    let (mut client, connack) = Client::connect_with(&server, Net::Tls, connect).await;
-    assert_eq!(connack.reason_code, ReasonCode::BadAuthenticationMethod);
+    connect.properties.authentication_method = Some(s("SCRAM-SHA-1"));
+    let connack = Client::connect_refused(
+        &server,
+        Net::Tls,
+        connect,
+        ReasonCode::BadAuthenticationMethod,
+    )
+    .await;
     assert!(connack.properties.authentication_method.is_none());
-    assert!(client.expect_close().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,10 +181,8 @@ async fn will_qos_above_maximum_qos_is_refused_with_0x9b() {
     .await;
     let mut connect = connect_packet(V5, "will-qos2");
     connect.will = Some(will("wills/x", b"bye", QoS::ExactlyOnce, false));
-    let (mut client, connack) = Client::connect_with(&server, Net::Tcp, connect).await;
     // [MQTT-3.2.2-12]
-    assert_eq!(connack.reason_code, ReasonCode::QoSNotSupported);
-    assert!(client.expect_close().await.is_empty());
+    Client::connect_refused(&server, Net::Tcp, connect, ReasonCode::QoSNotSupported).await;
     // A will within the maximum is fine.
     let mut connect = connect_packet(V5, "will-qos1");
     connect.will = Some(will("wills/x", b"bye", QoS::AtLeastOnce, false));
@@ -177,20 +194,10 @@ async fn will_qos_above_maximum_qos_is_refused_with_0x9b() {
 async fn malformed_v5_connect_gets_connack_0x81_then_close() {
     let server = start().await;
     for net in [Net::Tcp, Net::Tls] {
-        let mut bytes = BytesMut::new();
-        Packet::Connect(Box::new(connect_packet(V5, "reserved-flag")))
-            .encode(V5, &mut bytes)
-            .unwrap();
         // [MQTT-3.1.2-3]: the reserved bit of the Connect Flags (after the level byte) must be 0.
-        bytes[9] |= 0x01;
-        let mut client = Client::open(&server, net, V5).await;
-        client.send_bytes(&bytes).await;
-        match &client.expect_close().await[..] {
-            [Packet::ConnAck(connack)] => {
-                assert_eq!(connack.reason_code, ReasonCode::MalformedPacket)
-            }
-            other => panic!("expected CONNACK 0x81 then the close, got {other:?}"),
-        }
+        let bytes = connect_bytes_with_reserved_flag(V5);
+        let connack = connack_then_close(&server, net, V5, &bytes).await;
+        assert_eq!(connack.reason_code, ReasonCode::MalformedPacket);
     }
     assert_serving(&server).await;
 }
@@ -207,25 +214,18 @@ async fn v5_connect_with_a_protocol_error_gets_connack_0x82_then_close() {
     ];
     let mut bytes = vec![0x10, body.len() as u8];
     bytes.extend_from_slice(body);
-    let mut client = Client::open(&server, Net::Tcp, V5).await;
-    client.send_bytes(&bytes).await;
-    match &client.expect_close().await[..] {
-        [Packet::ConnAck(connack)] => assert_eq!(connack.reason_code, ReasonCode::ProtocolError),
-        other => panic!("expected CONNACK 0x82 then the close, got {other:?}"),
-    }
+    let connack = connack_then_close(&server, Net::Tcp, V5, &bytes).await;
+    assert_eq!(connack.reason_code, ReasonCode::ProtocolError);
     assert_serving(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_v311_connect_is_closed_without_connack() {
     let server = start().await;
-    let mut bytes = BytesMut::new();
-    Packet::Connect(Box::new(connect_packet(V3, "reserved-flag")))
-        .encode(V3, &mut bytes)
-        .unwrap();
-    bytes[9] |= 0x01;
     let mut client = Client::open(&server, Net::Tls, V3).await;
-    client.send_bytes(&bytes).await;
+    client
+        .send_bytes(&connect_bytes_with_reserved_flag(V3))
+        .await;
     // 3.1.1 has no return code for a malformed CONNECT: the server closes [MQTT-3.1.4-1].
     assert!(client.expect_close().await.is_empty());
     assert_serving(&server).await;
@@ -248,10 +248,7 @@ async fn v5_takeover_sends_disconnect_0x8e_to_the_older_connection() {
         ReasonCode::NoMatchingSubscribers
     );
     newer.subscribe("takeover/t", QoS::AtLeastOnce).await;
-    assert_eq!(
-        publisher.publish1("takeover/t", b"y").await,
-        ReasonCode::Success
-    );
+    publisher.publish1_ok("takeover/t", b"y").await;
     assert_eq!(&newer.expect_publish().await.payload[..], b"y");
 }
 
@@ -270,10 +267,7 @@ async fn v311_takeover_closes_the_older_connection() {
     );
     older.expect_disconnect(ReasonCode::SessionTakenOver).await;
     let mut publisher = Client::connect(&server, Net::Tcp, V3, "takeover-pub").await;
-    assert_eq!(
-        publisher.publish1("takeover/t", b"to the newer").await,
-        ReasonCode::Success
-    );
+    publisher.publish1_ok("takeover/t", b"to the newer").await;
     assert_eq!(&newer.expect_publish().await.payload[..], b"to the newer");
 }
 
@@ -381,15 +375,9 @@ async fn connect_is_required_within_the_connect_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_without_a_client_certificate_is_refused() {
     let server = start().await;
-    let config = tls_config_without_cert(&server);
-    let stream = tokio::net::TcpStream::connect(server.mqtt_tls)
-        .await
-        .unwrap();
-    let connector = tokio_rustls::TlsConnector::from(config);
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     // With TLS 1.3 the client may finish its side of the handshake before the server refuses;
     // either way no MQTT session is established.
-    if let Ok(Ok(tls)) = tokio::time::timeout(TIMEOUT, connector.connect(name, stream)).await {
+    if let Ok(tls) = tls_handshake(&server, tls_config_without_cert(&server)).await {
         let mut client = Client::from_io(tls, V5);
         client
             .send(&Packet::Connect(Box::new(connect_packet(V5, "no-cert"))))

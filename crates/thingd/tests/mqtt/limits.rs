@@ -45,22 +45,13 @@ async fn a_stalled_subscriber_does_not_stop_its_publisher() {
             sent < 8000,
             "nothing dropped after {sent} messages of 16 KiB"
         );
-        assert_eq!(
-            publisher.publish1("flood/data", &payload).await,
-            ReasonCode::Success
-        );
+        publisher.publish1_ok("flood/data", &payload).await;
         sent += 1;
     }
     // The publisher keeps going, and other subscribers are served.
     for n in 0..50u8 {
-        assert_eq!(
-            publisher.publish1("flood/data", &payload).await,
-            ReasonCode::Success
-        );
-        assert_eq!(
-            publisher.publish1("flood/check", &[n]).await,
-            ReasonCode::Success
-        );
+        publisher.publish1_ok("flood/data", &payload).await;
+        publisher.publish1_ok("flood/check", &[n]).await;
         assert_eq!(healthy.expect_publish().await.payload[..], [n]);
     }
     assert!(
@@ -82,28 +73,19 @@ async fn an_offline_sessions_queue_is_capped() {
         let id = format!("capped-{version}");
         let topic = format!("capped/{}", version.level());
         let marker = format!("{topic}/marker");
-        let (mut client, _) =
-            Client::connect_ok(&server, net, persistent_connect(version, &id, 300)).await;
-        client
-            .subscribe(&format!("{topic}/#"), QoS::AtLeastOnce)
-            .await;
-        client.disconnect().await;
+        let filter = format!("{topic}/#");
+        offline_subscriber(&server, version, net, &id, &filter, QoS::AtLeastOnce).await;
         let before = dropped(&server);
         let mut publisher = Client::connect(&server, Net::Tcp, V5, "capped-pub").await;
         for n in 1..=5u8 {
-            assert_eq!(
-                publisher.publish1(&format!("{topic}/t"), &[n]).await,
-                ReasonCode::Success
-            );
+            publisher.publish1_ok(&format!("{topic}/t"), &[n]).await;
         }
         assert_eq!(
             dropped(&server) - before,
             2,
             "two of five did not fit in a queue of three"
         );
-        let (mut client, connack) =
-            Client::connect_ok(&server, net, persistent_connect(version, &id, 300)).await;
-        assert!(connack.session_present);
+        let mut client = Client::resume(&server, net, persistent_connect(version, &id, 300)).await;
         publisher.publish1(&marker, b"").await;
         let got: Vec<u8> = client
             .publishes_until(&marker)
@@ -137,10 +119,7 @@ async fn queue_overflow_can_disconnect_the_subscriber_with_0x97() {
     let mut publisher = Client::connect(&server, Net::Tcp, V5, "overflow-pub").await;
     // One in flight, two queued, the fourth overflows.
     for n in 1..=4u8 {
-        assert_eq!(
-            publisher.publish1("overflow/t", &[n]).await,
-            ReasonCode::Success
-        );
+        publisher.publish1_ok("overflow/t", &[n]).await;
     }
     let before = subscriber
         .expect_disconnect(ReasonCode::QuotaExceeded)
@@ -157,22 +136,14 @@ async fn queue_overflow_can_disconnect_the_subscriber_with_0x97() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overflow_while_offline_does_not_disconnect_the_next_connection() {
     let server = start_with(disconnect_on_overflow()).await;
-    let (mut client, _) =
-        Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "away", 300)).await;
-    client.subscribe("away/#", QoS::AtLeastOnce).await;
-    client.disconnect().await;
+    offline_subscriber(&server, V5, Net::Tcp, "away", "away/#", QoS::AtLeastOnce).await;
     let mut publisher = Client::connect(&server, Net::Tcp, V5, "away-pub").await;
     for n in 1..=4u8 {
-        assert_eq!(
-            publisher.publish1("away/t", &[n]).await,
-            ReasonCode::Success
-        );
+        publisher.publish1_ok("away/t", &[n]).await;
     }
     // The queue overflowed while nobody was connected: the two that fit are delivered, and
     // the returning client is not disconnected for an overflow it could not have prevented.
-    let (mut client, connack) =
-        Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "away", 300)).await;
-    assert!(connack.session_present);
+    let mut client = Client::resume(&server, Net::Tcp, persistent_connect(V5, "away", 300)).await;
     assert_eq!(client.expect_publish().await.payload[..], [1]);
     assert_eq!(client.expect_publish().await.payload[..], [2]);
     assert!(client.settle().await.is_empty());
@@ -192,12 +163,7 @@ async fn a_packet_over_the_maximum_packet_size_is_refused() {
         // Just under the limit is fine.
         client.publish1("big/t", &[0; 900]).await;
         client
-            .send(&Packet::Publish(publish_packet(
-                "big/t",
-                &[0; 2000],
-                QoS::AtMostOnce,
-                1,
-            )))
+            .send_publish("big/t", &[0; 2000], QoS::AtMostOnce, 1)
             .await;
         // [MQTT-3.2.2-15]: DISCONNECT 0x95 (5.0); 3.1.1 closes.
         client.expect_disconnect(ReasonCode::PacketTooLarge).await;
@@ -234,11 +200,11 @@ async fn subscriptions_per_session_are_capped() {
         let suback = client
             .subscribe_with(&[("a", o), ("b", o), ("c", o)], None)
             .await;
-        let quota = if version == V5 {
-            ReasonCode::QuotaExceeded
-        } else {
-            ReasonCode::UnspecifiedError
-        };
+        let quota = by_version(
+            version,
+            ReasonCode::QuotaExceeded,
+            ReasonCode::UnspecifiedError,
+        );
         assert_eq!(
             suback.reason_codes,
             [ReasonCode::GrantedQoS1, ReasonCode::GrantedQoS1, quota],
@@ -262,9 +228,7 @@ async fn retained_messages_are_capped() {
     .await;
     let mut publisher = Client::connect(&server, Net::Tcp, V5, "retainer").await;
     for topic in ["kept/1", "kept/2", "kept/3"] {
-        let mut publish = publish_packet(topic, topic.as_bytes(), QoS::AtLeastOnce, 1);
-        publish.retain = true;
-        publisher.publish_acked(publish).await;
+        publisher.publish_retained(topic, topic.as_bytes()).await;
     }
     let mut client = Client::connect(&server, Net::Tls, V5, "reader").await;
     client.subscribe("marker", QoS::AtLeastOnce).await;
@@ -289,16 +253,13 @@ async fn connections_are_capped() {
     let first = Client::connect(&server, Net::Tcp, V5, "first").await;
     let _second = Client::connect(&server, Net::Tls, V3, "second").await;
     for (version, net) in [(V5, Net::Tls), (V3, Net::Tcp)] {
-        let (mut third, connack) =
-            Client::connect_with(&server, net, connect_packet(version, "third")).await;
         // 5.0: 0x89 Server busy; 3.1.1: return code 3, Server unavailable.
-        let expected = if version == V5 {
-            ReasonCode::ServerBusy
-        } else {
-            ReasonCode::ServerUnavailable
-        };
-        assert_eq!(connack.reason_code, expected);
-        assert!(third.expect_close().await.is_empty());
+        let expected = by_version(
+            version,
+            ReasonCode::ServerBusy,
+            ReasonCode::ServerUnavailable,
+        );
+        Client::connect_refused(&server, net, connect_packet(version, "third"), expected).await;
     }
     first.disconnect().await;
     // The freed slot is available once the server has finished closing `first`: each attempt

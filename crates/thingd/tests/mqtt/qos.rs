@@ -4,7 +4,7 @@
 
 use std::num::NonZeroU16;
 
-use mqtt_codec::{Ack, Packet, Publish, QoS, ReasonCode, SubscriptionOptions};
+use mqtt_codec::{Ack, Packet, PacketType, Publish, QoS, ReasonCode, SubscriptionOptions};
 use thingd_broker::BrokerConfig;
 
 use crate::support::*;
@@ -30,20 +30,12 @@ async fn qos_0_1_2_flows_in_both_directions() {
 
         // QoS 1: PUBACK with the PUBLISH's identifier [MQTT-4.3.2-4] ...
         publisher
-            .send(&Packet::Publish(publish_packet(
-                "flows/1",
-                b"one",
-                QoS::AtLeastOnce,
-                11,
-            )))
+            .send_publish("flows/1", b"one", QoS::AtLeastOnce, 11)
             .await;
-        match publisher.next_packet().await {
-            Packet::PubAck(ack) => assert_eq!(
-                (ack.packet_id, ack.reason_code),
-                (pid(11), ReasonCode::Success)
-            ),
-            other => panic!("expected PUBACK, got {other:?}"),
-        }
+        assert_eq!(
+            publisher.expect_ack(PacketType::PubAck, pid(11)).await,
+            ReasonCode::Success
+        );
         // ... and to the subscriber, a server-chosen identifier that the PUBACK releases.
         let p = subscriber.expect_publish().await;
         assert_eq!((p.qos, &p.payload[..]), (QoS::AtLeastOnce, &b"one"[..]));
@@ -54,28 +46,17 @@ async fn qos_0_1_2_flows_in_both_directions() {
 
         // QoS 2: PUBREC, PUBREL, PUBCOMP with the same identifier [MQTT-4.3.3].
         publisher
-            .send(&Packet::Publish(publish_packet(
-                "flows/2",
-                b"two",
-                QoS::ExactlyOnce,
-                12,
-            )))
+            .send_publish("flows/2", b"two", QoS::ExactlyOnce, 12)
             .await;
-        match publisher.next_packet().await {
-            Packet::PubRec(rec) => assert_eq!(
-                (rec.packet_id, rec.reason_code),
-                (pid(12), ReasonCode::Success)
-            ),
-            other => panic!("expected PUBREC, got {other:?}"),
-        }
+        assert_eq!(
+            publisher.expect_ack(PacketType::PubRec, pid(12)).await,
+            ReasonCode::Success
+        );
         publisher.send(&Packet::PubRel(Ack::new(pid(12)))).await;
-        match publisher.next_packet().await {
-            Packet::PubComp(comp) => assert_eq!(
-                (comp.packet_id, comp.reason_code),
-                (pid(12), ReasonCode::Success)
-            ),
-            other => panic!("expected PUBCOMP, got {other:?}"),
-        }
+        assert_eq!(
+            publisher.expect_ack(PacketType::PubComp, pid(12)).await,
+            ReasonCode::Success
+        );
         let p = subscriber.expect_publish().await;
         assert_eq!((p.qos, &p.payload[..]), (QoS::ExactlyOnce, &b"two"[..]));
         let id2 = p
@@ -86,10 +67,7 @@ async fn qos_0_1_2_flows_in_both_directions() {
             "[MQTT-2.2.1-...]: a new message gets an unused identifier"
         );
         subscriber.send(&Packet::PubRec(Ack::new(id2))).await;
-        match subscriber.next_packet().await {
-            Packet::PubRel(rel) => assert_eq!(rel.packet_id, id2),
-            other => panic!("expected PUBREL, got {other:?}"),
-        }
+        subscriber.expect_ack(PacketType::PubRel, id2).await;
         subscriber.send(&Packet::PubComp(Ack::new(id2))).await;
         assert!(
             subscriber.settle().await.is_empty(),
@@ -110,22 +88,16 @@ async fn a_duplicate_qos2_publish_is_delivered_once() {
         let mut publisher = Client::connect(&server, net, version, "dup2-pub").await;
         let first = publish_packet("dup2/t", b"once", QoS::ExactlyOnce, 5);
         publisher.send(&Packet::Publish(first.clone())).await;
-        assert!(
-            matches!(publisher.next_packet().await, Packet::PubRec(rec) if rec.packet_id == pid(5))
-        );
+        publisher.expect_ack(PacketType::PubRec, pid(5)).await;
         // The PUBREC was lost, say: the client sends the PUBLISH again with DUP.
         let again = Publish {
             dup: true,
             ..first.clone()
         };
         publisher.send(&Packet::Publish(again)).await;
-        assert!(
-            matches!(publisher.next_packet().await, Packet::PubRec(rec) if rec.packet_id == pid(5))
-        );
+        publisher.expect_ack(PacketType::PubRec, pid(5)).await;
         publisher.send(&Packet::PubRel(Ack::new(pid(5)))).await;
-        assert!(
-            matches!(publisher.next_packet().await, Packet::PubComp(comp) if comp.packet_id == pid(5))
-        );
+        publisher.expect_ack(PacketType::PubComp, pid(5)).await;
         // After PUBCOMP the identifier is free: the same identifier is a new message.
         assert_eq!(
             publisher
@@ -189,26 +161,17 @@ async fn delivery_qos_is_the_lower_of_published_and_granted() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_receive_maximum_limits_unacknowledged_qos1_deliveries() {
-    let server = start().await;
-    let mut connect = connect_packet(V5, "recv-max");
-    connect.properties.receive_maximum = NonZeroU16::new(2);
-    let (mut subscriber, _) = Client::connect_ok(&server, Net::Tls, connect).await;
-    subscriber.auto_ack = false;
-    subscriber.subscribe("window/#", QoS::AtLeastOnce).await;
-    let mut publisher = Client::connect(&server, Net::Tcp, V5, "window-pub").await;
+/// Checks that `subscriber`, which acknowledges nothing by itself, has a window of two QoS 1
+/// deliveries: of three messages `publisher` sends to `topic`, two arrive at once and the third
+/// only after the first is acknowledged.
+async fn assert_window_of_two(subscriber: &mut Client, publisher: &mut Client, topic: &str) {
     for n in 1..=3u8 {
         // Each PUBACK means the message was routed into the subscriber's queue.
-        assert_eq!(
-            publisher.publish1("window/t", &[n]).await,
-            ReasonCode::Success
-        );
+        publisher.publish1_ok(topic, &[n]).await;
     }
     let first = subscriber.expect_publish().await;
     let second = subscriber.expect_publish().await;
     assert_eq!((first.payload[0], second.payload[0]), (1, 2));
-    // [MQTT-3.3.4-7]: no more than Receive Maximum unacknowledged QoS 1 PUBLISH.
     assert!(
         subscriber.settle().await.is_empty(),
         "a third PUBLISH was sent before any PUBACK"
@@ -220,6 +183,19 @@ async fn client_receive_maximum_limits_unacknowledged_qos1_deliveries() {
         "the PUBACK opened the window for the third"
     );
     assert_ne!(third.packet_id, second.packet_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_receive_maximum_limits_unacknowledged_qos1_deliveries() {
+    let server = start().await;
+    let mut connect = connect_packet(V5, "recv-max");
+    connect.properties.receive_maximum = NonZeroU16::new(2);
+    let (mut subscriber, _) = Client::connect_ok(&server, Net::Tls, connect).await;
+    subscriber.auto_ack = false;
+    subscriber.subscribe("window/#", QoS::AtLeastOnce).await;
+    let mut publisher = Client::connect(&server, Net::Tcp, V5, "window-pub").await;
+    // [MQTT-3.3.4-7]: no more than Receive Maximum unacknowledged QoS 1 PUBLISH.
+    assert_window_of_two(&mut subscriber, &mut publisher, "window/t").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,7 +215,7 @@ async fn client_receive_maximum_counts_qos2_until_pubcomp() {
     let first = subscriber.expect_publish().await;
     let id = first.packet_id.unwrap();
     subscriber.send(&Packet::PubRec(Ack::new(id))).await;
-    assert!(matches!(subscriber.next_packet().await, Packet::PubRel(rel) if rel.packet_id == id));
+    subscriber.expect_ack(PacketType::PubRel, id).await;
     // §3.3.4: the QoS 2 message counts against Receive Maximum until its PUBCOMP.
     assert!(
         subscriber.settle().await.is_empty(),
@@ -260,17 +236,7 @@ async fn max_inflight_caps_the_window_of_v311_clients() {
     subscriber.auto_ack = false;
     subscriber.subscribe("inflight/#", QoS::AtLeastOnce).await;
     let mut publisher = Client::connect(&server, Net::Tcp, V3, "inflight-pub").await;
-    for n in 1..=3u8 {
-        assert_eq!(
-            publisher.publish1("inflight/t", &[n]).await,
-            ReasonCode::Success
-        );
-    }
-    let first = subscriber.expect_publish().await;
-    subscriber.expect_publish().await;
-    assert!(subscriber.settle().await.is_empty());
-    subscriber.ack(&first).await;
-    assert_eq!(subscriber.expect_publish().await.payload[0], 3);
+    assert_window_of_two(&mut subscriber, &mut publisher, "inflight/t").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,12 +254,7 @@ async fn exceeding_the_servers_receive_maximum_disconnects_with_0x93() {
         }
         for id in 1..=3 {
             client
-                .send(&Packet::Publish(publish_packet(
-                    "greedy/t",
-                    b"x",
-                    QoS::ExactlyOnce,
-                    id,
-                )))
+                .send_publish("greedy/t", b"x", QoS::ExactlyOnce, id)
                 .await;
         }
         // Two PUBRECs, no PUBREL from the client: the third is one too many [MQTT-3.3.4-9].
@@ -334,13 +295,10 @@ async fn pubrel_for_an_unknown_identifier_gets_pubcomp_0x92() {
     let server = start().await;
     let mut client = Client::connect(&server, Net::Tcp, V5, "stray-pubrel").await;
     client.send(&Packet::PubRel(Ack::new(pid(42)))).await;
-    match client.next_packet().await {
-        Packet::PubComp(comp) => {
-            assert_eq!(comp.packet_id, pid(42));
-            assert_eq!(comp.reason_code, ReasonCode::PacketIdentifierNotFound);
-        }
-        other => panic!("expected PUBCOMP, got {other:?}"),
-    }
+    assert_eq!(
+        client.expect_ack(PacketType::PubComp, pid(42)).await,
+        ReasonCode::PacketIdentifierNotFound
+    );
     // A stray PUBACK is ignored.
     client.send(&Packet::PubAck(Ack::new(pid(43)))).await;
     assert!(client.settle().await.is_empty());
@@ -371,12 +329,7 @@ async fn maximum_qos_lowers_grants_and_refuses_higher_publishes() {
             "the server grants what it supports"
         );
         client
-            .send(&Packet::Publish(publish_packet(
-                "max-qos/t",
-                b"2",
-                QoS::ExactlyOnce,
-                1,
-            )))
+            .send_publish("max-qos/t", b"2", QoS::ExactlyOnce, 1)
             .await;
         // [MQTT-3.2.2-11]: a QoS above Maximum QoS gets DISCONNECT 0x9B.
         client.expect_disconnect(ReasonCode::QoSNotSupported).await;

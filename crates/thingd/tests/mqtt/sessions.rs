@@ -3,45 +3,71 @@
 //! expiry, and the Session Expiry Interval set by DISCONNECT or capped by the server.
 
 use bytes::Bytes;
-use mqtt_codec::{Disconnect, Packet, QoS, ReasonCode};
+use mqtt_codec::{Ack, Connect, Disconnect, Packet, PacketType, Publish, QoS, ReasonCode};
 use thingd_broker::BrokerConfig;
 
 use crate::support::*;
+
+/// What [`connect_in_turn`] does with a connection once it has checked its CONNACK.
+enum Then {
+    /// A normal DISCONNECT.
+    Disconnect,
+    /// Drops the connection without DISCONNECT.
+    Drop,
+}
+
+/// Connects with each CONNECT of `steps` in turn, checking that the server accepts it with the
+/// Session Present flag given (for the reason given), then ends that connection as told.
+async fn connect_in_turn(
+    server: &testkit::TestServer,
+    net: Net,
+    steps: Vec<(Connect, bool, &str, Then)>,
+) {
+    for (connect, present, why, then) in steps {
+        let (client, connack) = Client::connect_ok(server, net, connect).await;
+        assert_eq!(connack.session_present, present, "{net:?}: {why}");
+        match then {
+            Then::Disconnect => client.disconnect().await,
+            Then::Drop => drop(client),
+        }
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v5_session_present_follows_clean_start_and_expiry() {
     let server = start().await;
     for net in [Net::Tcp, Net::Tls] {
         let id = format!("present-{net:?}");
-        let mut connect = persistent_connect(V5, &id, 60);
-        connect.clean_start = true;
-        let (client, connack) = Client::connect_ok(&server, net, connect).await;
-        assert!(
-            !connack.session_present,
-            "[MQTT-3.2.2-2]: clean start never resumes"
-        );
-        client.disconnect().await;
-        let (client, connack) =
-            Client::connect_ok(&server, net, persistent_connect(V5, &id, 60)).await;
-        assert!(
-            connack.session_present,
-            "[MQTT-3.2.2-3]: the session outlived its connection"
-        );
-        drop(client);
-        let (client, connack) =
-            Client::connect_ok(&server, net, persistent_connect(V5, &id, 0)).await;
-        assert!(
-            connack.session_present,
-            "an abrupt close keeps the session too"
-        );
-        // This connection asked for expiry 0: its session ends with it.
-        client.disconnect().await;
-        let (_client, connack) =
-            Client::connect_ok(&server, net, persistent_connect(V5, &id, 60)).await;
-        assert!(
-            !connack.session_present,
-            "a session with expiry 0 ends when its connection closes"
-        );
+        let mut clean_start = persistent_connect(V5, &id, 60);
+        clean_start.clean_start = true;
+        let steps = vec![
+            (
+                clean_start,
+                false,
+                "[MQTT-3.2.2-2]: clean start never resumes",
+                Then::Disconnect,
+            ),
+            (
+                persistent_connect(V5, &id, 60),
+                true,
+                "[MQTT-3.2.2-3]: the session outlived its connection",
+                Then::Drop,
+            ),
+            // This connection asks for expiry 0: its session ends with it.
+            (
+                persistent_connect(V5, &id, 0),
+                true,
+                "an abrupt close keeps the session too",
+                Then::Disconnect,
+            ),
+            (
+                persistent_connect(V5, &id, 60),
+                false,
+                "a session with expiry 0 ends when its connection closes",
+                Then::Drop,
+            ),
+        ];
+        connect_in_turn(&server, net, steps).await;
     }
 }
 
@@ -50,45 +76,34 @@ async fn v311_session_present_follows_clean_session() {
     let server = start().await;
     for net in [Net::Tcp, Net::Tls] {
         let id = format!("present-{net:?}");
-        let (client, connack) =
-            Client::connect_ok(&server, net, persistent_connect(V3, &id, 0)).await;
-        assert!(!connack.session_present);
-        client.disconnect().await;
-        let (client, connack) =
-            Client::connect_ok(&server, net, persistent_connect(V3, &id, 0)).await;
-        assert!(
-            connack.session_present,
-            "[MQTT-3.2.2-2] (3.1.1): the stored session is resumed"
-        );
-        client.disconnect().await;
-        let (client, connack) = Client::connect_ok(&server, net, connect_packet(V3, &id)).await;
-        assert!(
-            !connack.session_present,
-            "[MQTT-3.2.2-1] (3.1.1): clean session discards it"
-        );
-        client.disconnect().await;
-        let (_client, connack) =
-            Client::connect_ok(&server, net, persistent_connect(V3, &id, 0)).await;
-        assert!(
-            !connack.session_present,
-            "the clean session ended at its disconnect"
-        );
+        let steps = vec![
+            (
+                persistent_connect(V3, &id, 0),
+                false,
+                "no session yet",
+                Then::Disconnect,
+            ),
+            (
+                persistent_connect(V3, &id, 0),
+                true,
+                "[MQTT-3.2.2-2] (3.1.1): the stored session is resumed",
+                Then::Disconnect,
+            ),
+            (
+                connect_packet(V3, &id),
+                false,
+                "[MQTT-3.2.2-1] (3.1.1): clean session discards it",
+                Then::Disconnect,
+            ),
+            (
+                persistent_connect(V3, &id, 0),
+                false,
+                "the clean session ended at its disconnect",
+                Then::Drop,
+            ),
+        ];
+        connect_in_turn(&server, net, steps).await;
     }
-}
-
-/// A subscriber with a persistent session subscribed to `filter`, then disconnected.
-async fn offline_subscriber(
-    server: &testkit::TestServer,
-    version: mqtt_codec::ProtocolVersion,
-    net: Net,
-    id: &str,
-    filter: &str,
-    qos: QoS,
-) {
-    let (mut client, _) =
-        Client::connect_ok(server, net, persistent_connect(version, id, 300)).await;
-    client.subscribe(filter, qos).await;
-    client.disconnect().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,16 +124,11 @@ async fn subscriptions_and_qos1_messages_survive_a_reconnect_but_qos0_is_not_que
 
         let mut publisher = Client::connect(&server, Net::Tcp, V5, "offline-publisher").await;
         publisher.publish0(&format!("{base}/zero"), b"0").await;
-        assert_eq!(
-            publisher.publish1(&format!("{base}/one"), b"1").await,
-            ReasonCode::Success
-        );
+        publisher.publish1_ok(&format!("{base}/one"), b"1").await;
         let two = publish_packet(&format!("{base}/two"), b"2", QoS::ExactlyOnce, 77);
         assert_eq!(publisher.publish_acked(two).await, ReasonCode::Success);
 
-        let (mut client, connack) =
-            Client::connect_ok(&server, net, persistent_connect(version, &id, 300)).await;
-        assert!(connack.session_present);
+        let mut client = Client::resume(&server, net, persistent_connect(version, &id, 300)).await;
         // The subscription survived: a live message arrives without subscribing again.
         publisher.publish0(&format!("{base}/marker"), b"live").await;
         let queued = client.publishes_until(&format!("{base}/marker")).await;
@@ -180,14 +190,9 @@ async fn a_session_is_kept_until_its_expiry() {
     let server = start().await;
     offline_subscriber(&server, V5, Net::Tcp, "kept", "kept/t", QoS::AtLeastOnce).await;
     let mut publisher = Client::connect(&server, Net::Tcp, V5, "kept-pub").await;
-    assert_eq!(
-        publisher.publish1("kept/t", b"waiting").await,
-        ReasonCode::Success
-    );
+    publisher.publish1_ok("kept/t", b"waiting").await;
     server_timer(&server, 1).await;
-    let (mut client, connack) =
-        Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "kept", 300)).await;
-    assert!(connack.session_present);
+    let mut client = Client::resume(&server, Net::Tcp, persistent_connect(V5, "kept", 300)).await;
     assert_eq!(&client.expect_publish().await.payload[..], b"waiting");
 }
 
@@ -199,10 +204,7 @@ async fn clean_start_discards_the_session_and_its_queue() {
         let topic = format!("discard/{}/{net:?}", version.level());
         offline_subscriber(&server, version, net, &id, &topic, QoS::AtLeastOnce).await;
         let mut publisher = Client::connect(&server, Net::Tcp, V5, "discard-pub").await;
-        assert_eq!(
-            publisher.publish1(&topic, b"queued").await,
-            ReasonCode::Success
-        );
+        publisher.publish1_ok(&topic, b"queued").await;
 
         let (mut client, connack) =
             Client::connect_ok(&server, net, connect_packet(version, &id)).await;
@@ -223,16 +225,27 @@ async fn clean_start_discards_the_session_and_its_queue() {
     }
 }
 
+/// Connects `id` with a Session Expiry Interval of `asked`, subscribes, and disconnects setting
+/// the interval to `set` (§3.14.2.2.2).
+async fn disconnect_setting_expiry(
+    server: &testkit::TestServer,
+    net: Net,
+    id: &str,
+    asked: u32,
+    set: u32,
+) {
+    let (mut client, _) = Client::connect_ok(server, net, persistent_connect(V5, id, asked)).await;
+    client.subscribe(&format!("{id}/t"), QoS::AtLeastOnce).await;
+    let mut disconnect = Disconnect::default();
+    disconnect.properties.session_expiry_interval = Some(set);
+    client.send(&Packet::Disconnect(disconnect)).await;
+    assert!(client.expect_close().await.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_can_end_the_session_with_expiry_zero() {
     let server = start().await;
-    let (mut client, _) =
-        Client::connect_ok(&server, Net::Tls, persistent_connect(V5, "shorten", 300)).await;
-    client.subscribe("shorten/t", QoS::AtLeastOnce).await;
-    let mut disconnect = Disconnect::default();
-    disconnect.properties.session_expiry_interval = Some(0);
-    client.send(&Packet::Disconnect(disconnect)).await;
-    assert!(client.expect_close().await.is_empty());
+    disconnect_setting_expiry(&server, Net::Tls, "shorten", 300, 0).await;
     let (_client, connack) =
         Client::connect_ok(&server, Net::Tls, persistent_connect(V5, "shorten", 300)).await;
     assert!(
@@ -244,18 +257,10 @@ async fn disconnect_can_end_the_session_with_expiry_zero() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_can_extend_the_session_expiry() {
     let server = start().await;
-    let (mut client, _) =
-        Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "extend", 1)).await;
-    client.subscribe("extend/t", QoS::AtLeastOnce).await;
-    let mut disconnect = Disconnect::default();
-    disconnect.properties.session_expiry_interval = Some(300);
-    client.send(&Packet::Disconnect(disconnect)).await;
-    assert!(client.expect_close().await.is_empty());
+    disconnect_setting_expiry(&server, Net::Tcp, "extend", 1, 300).await;
     // Past the 1 s asked in CONNECT, within the 300 s set by DISCONNECT.
     server_timer(&server, 2).await;
-    let (_client, connack) =
-        Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "extend", 300)).await;
-    assert!(connack.session_present);
+    Client::resume(&server, Net::Tcp, persistent_connect(V5, "extend", 300)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,18 +289,13 @@ async fn unacknowledged_qos1_is_resent_with_dup_on_resumption() {
         client.auto_ack = false;
         client.subscribe("dup/t", QoS::AtLeastOnce).await;
         let mut publisher = Client::connect(&server, Net::Tcp, V5, "dup-pub").await;
-        assert_eq!(
-            publisher.publish1("dup/t", b"ack me").await,
-            ReasonCode::Success
-        );
+        publisher.publish1_ok("dup/t", b"ack me").await;
         let first = client.expect_publish().await;
         assert!(!first.dup);
         let packet_id = first.packet_id.expect("QoS 1 has a packet identifier");
         drop(client); // without acknowledging
 
-        let (mut client, connack) =
-            Client::connect_ok(&server, net, persistent_connect(version, &id, 300)).await;
-        assert!(connack.session_present);
+        let mut client = Client::resume(&server, net, persistent_connect(version, &id, 300)).await;
         client.auto_ack = false;
         let again = client.expect_publish().await;
         // [MQTT-4.4.0-1]: resent with the same Packet Identifier and DUP set [MQTT-3.3.1-1].
@@ -334,26 +334,14 @@ async fn unacknowledged_qos2_pubrel_is_resent_on_resumption() {
     assert_eq!(publisher.publish_acked(publish).await, ReasonCode::Success);
     let delivered = client.expect_publish().await;
     let id = delivered.packet_id.unwrap();
-    client.send(&Packet::PubRec(mqtt_codec::Ack::new(id))).await;
-    match client.next_packet().await {
-        Packet::PubRel(rel) => assert_eq!(rel.packet_id, id),
-        other => panic!("expected PUBREL, got {other:?}"),
-    }
+    client.send(&Packet::PubRec(Ack::new(id))).await;
+    client.expect_ack(PacketType::PubRel, id).await;
     drop(client); // without PUBCOMP
 
-    let (mut client, connack) =
-        Client::connect_ok(&server, Net::Tls, persistent_connect(V5, "pubrel", 300)).await;
-    assert!(connack.session_present);
+    let mut client = Client::resume(&server, Net::Tls, persistent_connect(V5, "pubrel", 300)).await;
     // [MQTT-4.4.0-1]: the PUBREL is resent, not the PUBLISH.
-    match client.next_packet().await {
-        Packet::PubRel(rel) => {
-            assert_eq!(rel.packet_id, id);
-            client
-                .send(&Packet::PubComp(mqtt_codec::Ack::new(id)))
-                .await;
-        }
-        other => panic!("expected the PUBREL again, got {other:?}"),
-    }
+    client.expect_ack(PacketType::PubRel, id).await;
+    client.send(&Packet::PubComp(Ack::new(id))).await;
     assert!(
         client.settle().await.is_empty(),
         "nothing else is outstanding"
@@ -376,35 +364,25 @@ async fn an_incoming_qos2_message_awaiting_pubrel_survives_a_reconnect() {
             7,
         );
         publisher.send(&Packet::Publish(publish.clone())).await;
-        assert!(
-            matches!(publisher.next_packet().await, Packet::PubRec(rec) if rec.packet_id == pid(7))
-        );
+        publisher.expect_ack(PacketType::PubRec, pid(7)).await;
         drop(publisher); // before sending PUBREL
 
         // §4.1: the session keeps the QoS 2 message received but not completely acknowledged, so
         // the re-sent PUBLISH is recognised and not delivered again [MQTT-4.3.3-...].
-        let (mut publisher, connack) =
-            Client::connect_ok(&server, net, persistent_connect(version, &id, 300)).await;
-        assert!(connack.session_present);
+        let mut publisher =
+            Client::resume(&server, net, persistent_connect(version, &id, 300)).await;
         publisher
-            .send(&Packet::Publish(mqtt_codec::Publish {
+            .send(&Packet::Publish(Publish {
                 dup: true,
                 ..publish
             }))
             .await;
-        assert!(
-            matches!(publisher.next_packet().await, Packet::PubRec(rec) if rec.packet_id == pid(7))
+        publisher.expect_ack(PacketType::PubRec, pid(7)).await;
+        publisher.send(&Packet::PubRel(Ack::new(pid(7)))).await;
+        assert_eq!(
+            publisher.expect_ack(PacketType::PubComp, pid(7)).await,
+            ReasonCode::Success
         );
-        publisher
-            .send(&Packet::PubRel(mqtt_codec::Ack::new(pid(7))))
-            .await;
-        match publisher.next_packet().await {
-            Packet::PubComp(comp) => assert_eq!(
-                (comp.packet_id, comp.reason_code),
-                (pid(7), ReasonCode::Success)
-            ),
-            other => panic!("expected PUBCOMP, got {other:?}"),
-        }
         publisher.publish1("qos2-in/marker", b"").await;
         let got = subscriber.publishes_until("qos2-in/marker").await;
         assert_eq!(got.len(), 1, "{version} {net:?}: delivered once: {got:?}");
@@ -434,8 +412,7 @@ async fn repeated_takeovers_under_load_keep_delivering() {
     // Each new connection takes the session over while deliveries flow; with a window of one,
     // a message left inflight but never sent to the new owner would stall it for good.
     for _ in 0..200 {
-        let (mut next, connack) = Client::connect_ok(&server, Net::Tcp, connect.clone()).await;
-        assert!(connack.session_present);
+        let mut next = Client::resume(&server, Net::Tcp, connect.clone()).await;
         next.expect_publish().await;
         drop(current);
         current = next;
@@ -522,10 +499,7 @@ async fn persistent_sessions_survive_a_restart_on_the_same_store() {
         );
         // The subscription came back: a message arrives without subscribing again.
         let topic = format!("restart/{}/after", version.level());
-        assert_eq!(
-            publisher.publish1(&topic, b"hello").await,
-            ReasonCode::Success
-        );
+        publisher.publish1_ok(&topic, b"hello").await;
         let publish = client.expect_publish().await;
         assert_eq!(publish.topic, topic.as_str());
         assert_eq!(publish.qos, QoS::AtLeastOnce);
@@ -578,8 +552,6 @@ async fn a_stored_session_that_expired_meanwhile_is_not_restored() {
     let (_expired, connack) =
         Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "expired", 60)).await;
     assert!(!connack.session_present);
-    let (_alive, connack) =
-        Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "alive", 60)).await;
-    assert!(connack.session_present);
+    let _alive = Client::resume(&server, Net::Tcp, persistent_connect(V5, "alive", 60)).await;
     server.shutdown().await;
 }

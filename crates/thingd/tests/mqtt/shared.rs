@@ -18,6 +18,20 @@ async fn payloads(client: &mut Client) -> Vec<u8> {
         .collect()
 }
 
+/// A client connected with `connect` and subscribed to `filter` and the marker `shared/end`.
+async fn member_with(
+    server: &testkit::TestServer,
+    net: Net,
+    connect: mqtt_codec::Connect,
+    filter: &str,
+) -> Client {
+    let (mut client, _) = Client::connect_ok(server, net, connect).await;
+    client.subscribe(filter, QoS::AtLeastOnce).await;
+    client.subscribe("shared/end", QoS::AtLeastOnce).await;
+    client
+}
+
+/// A client with a clean start subscribed to `filter` and the marker `shared/end`.
 async fn member(
     server: &testkit::TestServer,
     net: Net,
@@ -25,10 +39,16 @@ async fn member(
     id: &str,
     filter: &str,
 ) -> Client {
-    let mut client = Client::connect(server, net, version, id).await;
-    client.subscribe(filter, QoS::AtLeastOnce).await;
-    client.subscribe("shared/end", QoS::AtLeastOnce).await;
-    client
+    member_with(server, net, connect_packet(version, id), filter).await
+}
+
+/// Publishes 0, 1, 2 and 3 to `shared/t` at QoS 1, then the marker `shared/end`.
+async fn publish_0_to_3(server: &testkit::TestServer) {
+    let mut publisher = Client::connect(server, Net::Tcp, V5, "shared-pub").await;
+    for n in 0..4u8 {
+        publisher.publish1("shared/t", &[n]).await;
+    }
+    publisher.publish1("shared/end", b"\xff").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,15 +61,9 @@ async fn each_message_goes_to_one_member_of_each_group() {
 
     let mut publisher = Client::connect(&server, Net::Tcp, V5, "shared-pub").await;
     for n in 0..10u8 {
-        assert_eq!(
-            publisher.publish1(&format!("shared/t/{n}"), &[n]).await,
-            ReasonCode::Success
-        );
+        publisher.publish1_ok(&format!("shared/t/{n}"), &[n]).await;
     }
-    assert_eq!(
-        publisher.publish1("shared/end", b"\xff").await,
-        ReasonCode::Success
-    );
+    publisher.publish1_ok("shared/end", b"\xff").await;
 
     let (got1, got2) = (payloads(&mut a1).await, payloads(&mut a2).await);
     let all: BTreeSet<u8> = got1.iter().chain(&got2).copied().collect();
@@ -73,9 +87,10 @@ async fn each_message_goes_to_one_member_of_each_group() {
 async fn retained_messages_are_not_sent_to_shared_subscriptions() {
     let server = start().await;
     let mut publisher = Client::connect(&server, Net::Tcp, V5, "shared-retainer").await;
-    let mut retained = publish_packet("shared/r", b"kept", QoS::AtLeastOnce, 1);
-    retained.retain = true;
-    assert_eq!(publisher.publish_acked(retained).await, ReasonCode::Success);
+    assert_eq!(
+        publisher.publish_retained("shared/r", b"kept").await,
+        ReasonCode::Success
+    );
     for (version, net) in [(V5, Net::Tls), (V3, Net::Tcp)] {
         let mut client = member(&server, net, version, "shared-late", "$share/g/shared/r").await;
         publisher.publish0("shared/end", b"\xff").await;
@@ -119,22 +134,9 @@ async fn a_member_that_unsubscribes_leaves_the_group() {
     let server = start().await;
     let mut a1 = member(&server, Net::Tcp, V5, "leaver", "$share/g/shared/t").await;
     let mut a2 = member(&server, Net::Tls, V5, "stayer", "$share/g/shared/t").await;
-    let id = a1.next_pid();
-    a1.send(&mqtt_codec::Packet::Unsubscribe(mqtt_codec::Unsubscribe {
-        packet_id: id,
-        properties: Default::default(),
-        filters: vec![s("$share/g/shared/t")],
-    }))
-    .await;
-    match a1.next_packet().await {
-        mqtt_codec::Packet::UnsubAck(ack) => assert_eq!(ack.reason_codes, [ReasonCode::Success]),
-        other => panic!("expected UNSUBACK, got {other:?}"),
-    }
-    let mut publisher = Client::connect(&server, Net::Tcp, V5, "shared-pub").await;
-    for n in 0..4u8 {
-        publisher.publish1("shared/t", &[n]).await;
-    }
-    publisher.publish1("shared/end", b"\xff").await;
+    let ack = a1.unsubscribe(&["$share/g/shared/t"]).await;
+    assert_eq!(ack.reason_codes, [ReasonCode::Success]);
+    publish_0_to_3(&server).await;
     assert!(payloads(&mut a1).await.is_empty());
     assert_eq!(payloads(&mut a2).await, [0, 1, 2, 3]);
 }
@@ -142,31 +144,15 @@ async fn a_member_that_unsubscribes_leaves_the_group() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn online_members_are_preferred_over_offline_ones() {
     let server = start().await;
-    let (mut offline, _) = Client::connect_ok(
-        &server,
-        Net::Tcp,
-        persistent_connect(V5, "offline-member", 300),
-    )
-    .await;
-    offline
-        .subscribe("$share/g/shared/t", QoS::AtLeastOnce)
+    let offline_member = || persistent_connect(V5, "offline-member", 300);
+    member_with(&server, Net::Tcp, offline_member(), "$share/g/shared/t")
+        .await
+        .disconnect()
         .await;
-    offline.subscribe("shared/end", QoS::AtLeastOnce).await;
-    offline.disconnect().await;
     let mut online = member(&server, Net::Tls, V5, "online-member", "$share/g/shared/t").await;
-    let mut publisher = Client::connect(&server, Net::Tcp, V5, "shared-pub").await;
-    for n in 0..4u8 {
-        publisher.publish1("shared/t", &[n]).await;
-    }
-    publisher.publish1("shared/end", b"\xff").await;
+    publish_0_to_3(&server).await;
     assert_eq!(payloads(&mut online).await, [0, 1, 2, 3]);
-    let (mut offline, connack) = Client::connect_ok(
-        &server,
-        Net::Tcp,
-        persistent_connect(V5, "offline-member", 300),
-    )
-    .await;
-    assert!(connack.session_present);
+    let mut offline = Client::resume(&server, Net::Tcp, offline_member()).await;
     assert!(
         payloads(&mut offline).await.is_empty(),
         "nothing was parked with the offline member"

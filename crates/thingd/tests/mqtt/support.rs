@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::{
-    Ack, ConnAck, Connect, Decoder, Disconnect, MqttString, Packet, PacketId, ProtocolVersion,
-    Publish, QoS, ReasonCode, SubAck, Subscribe, SubscriptionOptions, Will,
+    Ack, ConnAck, Connect, Decoder, Disconnect, MqttString, Packet, PacketId, PacketType,
+    ProtocolVersion, Publish, QoS, ReasonCode, SubAck, Subscribe, SubscriptionOptions, UnsubAck,
+    Unsubscribe, Will,
 };
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -39,40 +40,52 @@ pub(crate) enum Net {
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-/// A rustls client configuration (aws-lc-rs) that trusts the server's CA and presents `cert`.
-pub(crate) fn tls_config(server: &TestServer, cert: &ClientCert) -> Arc<rustls::ClientConfig> {
+/// A rustls client configuration (aws-lc-rs) that trusts the server's CA, still to be told which
+/// certificate to present.
+fn tls_builder(
+    server: &TestServer,
+) -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for ca in CertificateDer::pem_slice_iter(server.ca_pem.as_bytes()) {
         roots.add(ca.unwrap()).unwrap();
     }
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+}
+
+/// A rustls client configuration (aws-lc-rs) that trusts the server's CA and presents `cert`.
+pub(crate) fn tls_config(server: &TestServer, cert: &ClientCert) -> Arc<rustls::ClientConfig> {
     let chain: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
             .map(|c| c.unwrap())
             .collect();
     let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .unwrap();
-    Arc::new(config)
+    Arc::new(
+        tls_builder(server)
+            .with_client_auth_cert(chain, key)
+            .unwrap(),
+    )
 }
 
 /// A TLS client configuration that trusts the server but presents no certificate.
 pub(crate) fn tls_config_without_cert(server: &TestServer) -> Arc<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in CertificateDer::pem_slice_iter(server.ca_pem.as_bytes()) {
-        roots.add(ca.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
+    Arc::new(tls_builder(server).with_no_client_auth())
+}
+
+/// A TLS handshake with the server's TLS listener, verifying it as `localhost`, with the
+/// [`TIMEOUT`] guard.
+pub(crate) async fn tls_handshake(
+    server: &TestServer,
+    config: Arc<rustls::ClientConfig>,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let stream = within(TcpStream::connect(server.mqtt_tls)).await?;
+    stream.set_nodelay(true)?;
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let name = ServerName::try_from("localhost").unwrap();
+    within(connector.connect(name, stream)).await
 }
 
 /// An MQTT string.
@@ -119,6 +132,13 @@ pub(crate) fn will(topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Will 
 /// A PUBLISH; `id` is used for QoS 1 and 2.
 pub(crate) fn publish_packet(topic: &str, payload: &[u8], qos: QoS, id: u16) -> Publish {
     Publish::with_qos(s(topic), Bytes::copy_from_slice(payload), qos, pid(id))
+}
+
+/// `packet` as `version` encodes it.
+pub(crate) fn encoded(version: ProtocolVersion, packet: &Packet) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    packet.encode(version, &mut out).unwrap();
+    out.to_vec()
 }
 
 /// Subscription options with a QoS.
@@ -205,11 +225,7 @@ impl Client {
         config: Arc<rustls::ClientConfig>,
         version: ProtocolVersion,
     ) -> Client {
-        let stream = within(TcpStream::connect(server.mqtt_tls)).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        let connector = tokio_rustls::TlsConnector::from(config);
-        let name = ServerName::try_from("localhost").unwrap();
-        let tls = within(connector.connect(name, stream)).await.unwrap();
+        let tls = tls_handshake(server, config).await.unwrap();
         Client::new(Box::new(tls), version)
     }
 
@@ -248,6 +264,33 @@ impl Client {
         (client, connack)
     }
 
+    /// Connects with `connect` and checks that the server accepted it and resumed a session:
+    /// Session Present 1.
+    pub(crate) async fn resume(server: &TestServer, net: Net, connect: Connect) -> Client {
+        let (client, connack) = Self::connect_ok(server, net, connect).await;
+        assert!(connack.session_present, "no session was resumed");
+        client
+    }
+
+    /// Connects with `connect` and checks that the server refused it with `reason` and then
+    /// closed the connection without sending anything else. Returns the CONNACK.
+    pub(crate) async fn connect_refused(
+        server: &TestServer,
+        net: Net,
+        connect: Connect,
+        reason: ReasonCode,
+    ) -> ConnAck {
+        let version = connect.protocol_version;
+        let (mut client, connack) = Self::connect_with(server, net, connect).await;
+        assert_eq!(
+            connack.reason_code, reason,
+            "CONNACK for {version} over {net:?}"
+        );
+        let after = client.expect_close().await;
+        assert!(after.is_empty(), "after the refusing CONNACK: {after:?}");
+        connack
+    }
+
     /// Connects with a clean start and no other options.
     pub(crate) async fn connect(
         server: &TestServer,
@@ -269,9 +312,7 @@ impl Client {
     /// Sends a packet. A write that fails because the server closed the connection is not an
     /// error: the next [`Client::recv`] reports the close.
     pub(crate) async fn send(&mut self, packet: &Packet) {
-        let mut out = BytesMut::new();
-        packet.encode(self.version, &mut out).unwrap();
-        self.send_bytes(&out).await;
+        self.send_bytes(&encoded(self.version, packet)).await;
     }
 
     /// Sends raw bytes (see [`Client::send`] about errors).
@@ -448,21 +489,48 @@ impl Client {
         suback
     }
 
+    /// Unsubscribes from `filters` and returns the UNSUBACK.
+    pub(crate) async fn unsubscribe(&mut self, filters: &[&str]) -> UnsubAck {
+        let id = self.next_pid();
+        self.send(&Packet::Unsubscribe(Unsubscribe {
+            packet_id: id,
+            properties: Default::default(),
+            filters: filters.iter().map(|f| s(f)).collect(),
+        }))
+        .await;
+        match self.next_packet().await {
+            Packet::UnsubAck(ack) => {
+                assert_eq!(
+                    ack.packet_id, id,
+                    "UNSUBACK carries the UNSUBSCRIBE's identifier"
+                );
+                ack
+            }
+            other => panic!("expected UNSUBACK, got {other:?}"),
+        }
+    }
+
     /// Subscribes to one filter and checks that the server granted `qos`.
     pub(crate) async fn subscribe(&mut self, filter: &str, qos: QoS) {
         let suback = self.subscribe_with(&[(filter, opts(qos))], None).await;
         assert_eq!(suback.reason_codes, [granted(qos)], "SUBACK for {filter}");
     }
 
+    /// Sends a PUBLISH without waiting for anything; `id` is used for QoS 1 and 2.
+    pub(crate) async fn send_publish(&mut self, topic: &str, payload: &[u8], qos: QoS, id: u16) {
+        self.send(&Packet::Publish(publish_packet(topic, payload, qos, id)))
+            .await;
+    }
+
     /// Publishes at QoS 0.
     pub(crate) async fn publish0(&mut self, topic: &str, payload: &[u8]) {
-        self.send(&Packet::Publish(publish_packet(
-            topic,
-            payload,
-            QoS::AtMostOnce,
-            1,
-        )))
-        .await;
+        self.send_publish(topic, payload, QoS::AtMostOnce, 1).await;
+    }
+
+    /// Publishes at QoS 1 and checks that the PUBACK reports success.
+    pub(crate) async fn publish1_ok(&mut self, topic: &str, payload: &[u8]) {
+        let reason = self.publish1(topic, payload).await;
+        assert_eq!(reason, ReasonCode::Success, "PUBACK for {topic}");
     }
 
     /// Publishes at QoS 1 and returns the PUBACK's reason code.
@@ -470,6 +538,14 @@ impl Client {
         let id = self.next_pid();
         self.publish_acked(publish_packet(topic, payload, QoS::AtLeastOnce, id.get()))
             .await
+    }
+
+    /// Publishes a retained message at QoS 1 and returns the PUBACK's reason code.
+    pub(crate) async fn publish_retained(&mut self, topic: &str, payload: &[u8]) -> ReasonCode {
+        let id = self.next_pid().get();
+        let mut publish = publish_packet(topic, payload, QoS::AtLeastOnce, id);
+        publish.retain = true;
+        self.publish_acked(publish).await
     }
 
     /// Sends a QoS 1 or 2 PUBLISH and completes its flow; returns the PUBACK's or PUBREC's
@@ -509,6 +585,24 @@ impl Client {
         }
     }
 
+    /// Reads the next packet, which must be the acknowledgement `kind` (PUBACK, PUBREC, PUBREL or
+    /// PUBCOMP) for Packet Identifier `id`, and returns its reason code.
+    pub(crate) async fn expect_ack(&mut self, kind: PacketType, id: PacketId) -> ReasonCode {
+        let packet = self.next_packet().await;
+        let actual = packet.packet_type();
+        match packet {
+            Packet::PubAck(ack)
+            | Packet::PubRec(ack)
+            | Packet::PubRel(ack)
+            | Packet::PubComp(ack)
+                if actual == kind && ack.packet_id == id =>
+            {
+                ack.reason_code
+            }
+            other => panic!("expected {kind:?} for {id:?}, got {other:?}"),
+        }
+    }
+
     /// One PINGREQ/PINGRESP round trip.
     pub(crate) async fn ping(&mut self) {
         self.send(&Packet::PingReq).await;
@@ -545,6 +639,12 @@ pub(crate) fn granted(qos: QoS) -> ReasonCode {
     }
 }
 
+/// The reason code a client of `version` sees: `v5` for 5.0, `v3` (3.1.1's nearest code, as the
+/// codec decodes it) for 3.1.1.
+pub(crate) fn by_version(version: ProtocolVersion, v5: ReasonCode, v3: ReasonCode) -> ReasonCode {
+    if version == V5 { v5 } else { v3 }
+}
+
 /// Runs `future` with the [`TIMEOUT`] guard.
 pub(crate) async fn within<F: std::future::Future>(future: F) -> F::Output {
     tokio::time::timeout(TIMEOUT, future)
@@ -573,6 +673,22 @@ pub(crate) async fn server_timer(server: &TestServer, seconds: u32) {
     assert_eq!(publish.topic.as_str(), topic);
 }
 
+/// A client with a persistent session (Session Expiry Interval 300 s for 5.0) subscribed to
+/// `filter`, then disconnected.
+pub(crate) async fn offline_subscriber(
+    server: &TestServer,
+    version: ProtocolVersion,
+    net: Net,
+    id: &str,
+    filter: &str,
+    qos: QoS,
+) {
+    let (mut client, _) =
+        Client::connect_ok(server, net, persistent_connect(version, id, 300)).await;
+    client.subscribe(filter, qos).await;
+    client.disconnect().await;
+}
+
 /// Checks that the broker still serves a new, well-behaved pair of clients: a QoS 1 message
 /// goes from one to the other.
 pub(crate) async fn assert_serving(server: &TestServer) {
@@ -587,6 +703,53 @@ pub(crate) async fn assert_serving(server: &TestServer) {
     );
     let publish = subscriber.expect_publish().await;
     assert_eq!(&publish.payload[..], b"still serving");
+}
+
+/// Publishes from a 5.0 `client` on topics it may not publish to: `topics[0]` at QoS 1,
+/// `topics[1]` at QoS 2, `topics[2]` at QoS 0 and `topics[3]` retained at QoS 1, and checks that
+/// the PUBACK and PUBREC refuse them with 0x87 Not authorized (§3.4.2.1, §3.5.2.1).
+pub(crate) async fn publish_unauthorized(client: &mut Client, topics: [&str; 4]) {
+    let [qos1, qos2, qos0, retained] = topics;
+    assert_eq!(
+        client.publish1(qos1, b"forged").await,
+        ReasonCode::NotAuthorized
+    );
+    let id = client.next_pid().get();
+    let publish = publish_packet(qos2, b"forged", QoS::ExactlyOnce, id);
+    assert_eq!(
+        client.publish_acked(publish).await,
+        ReasonCode::NotAuthorized
+    );
+    client.publish0(qos0, b"forged").await;
+    let id = client.next_pid().get();
+    let mut publish = publish_packet(retained, b"forged", QoS::AtLeastOnce, id);
+    publish.retain = true;
+    assert_eq!(
+        client.publish_acked(publish).await,
+        ReasonCode::NotAuthorized
+    );
+}
+
+/// Checks that none of the messages published before reached `watcher` (subscribed to them and
+/// to `marker`), and that none was retained: a new subscriber to `retained_filter` gets nothing.
+/// `publisher` publishes the marker, at QoS 1, after the others.
+pub(crate) async fn assert_none_delivered_or_retained(
+    server: &TestServer,
+    watcher: &mut Client,
+    publisher: &mut Client,
+    marker: &str,
+    retained_filter: &str,
+) {
+    publisher.publish1(marker, b"").await;
+    let delivered = watcher.publishes_until(marker).await;
+    assert!(delivered.is_empty(), "delivered: {delivered:?}");
+    let n = SENTINELS.fetch_add(1, Ordering::Relaxed);
+    let mut late = Client::connect(server, Net::Tcp, V5, &format!("late-{n}")).await;
+    late.subscribe(retained_filter, QoS::AtLeastOnce).await;
+    late.subscribe(marker, QoS::AtLeastOnce).await;
+    publisher.publish1(marker, b"").await;
+    let retained = late.publishes_until(marker).await;
+    assert!(retained.is_empty(), "retained: {retained:?}");
 }
 
 /// Measures how long `future` takes.
@@ -672,22 +835,31 @@ pub(crate) mod rumqtt {
         Events { rx }
     }
 
-    /// A 3.1.1 rumqttc client over TLS.
-    pub(crate) fn v3(
-        server: &TestServer,
-        client_id: &str,
-        configure: impl FnOnce(&mut rumqttc::MqttOptions),
-    ) -> (rumqttc::AsyncClient, Events<rumqttc::Event>) {
-        let mut options = rumqttc::MqttOptions::new(client_id, "localhost", server.mqtt_tls.port());
-        options.set_transport(rumqttc::Transport::tls_with_config(
-            rumqttc::TlsConfiguration::Rustls(tls_config(server, &server.client)),
-        ));
-        configure(&mut options);
+    /// rumqttc's transport for the server's TLS listener with the testkit client certificate.
+    fn tls_transport(server: &TestServer) -> rumqttc::Transport {
+        rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(tls_config(
+            server,
+            &server.client,
+        )))
+    }
+
+    /// Starts a 3.1.1 rumqttc client with `options`.
+    fn start_v3(options: rumqttc::MqttOptions) -> (rumqttc::AsyncClient, Events<rumqttc::Event>) {
         let (client, eventloop) = rumqttc::AsyncClient::new(options, 64);
         let events = spawn(eventloop, |l: &mut rumqttc::EventLoop| {
             Box::pin(async move { l.poll().await.map_err(|e| e.to_string()) })
         });
         (client, events)
+    }
+
+    /// A 3.1.1 rumqttc client over TLS.
+    pub(crate) fn v3(
+        server: &TestServer,
+        client_id: &str,
+    ) -> (rumqttc::AsyncClient, Events<rumqttc::Event>) {
+        let mut options = rumqttc::MqttOptions::new(client_id, "localhost", server.mqtt_tls.port());
+        options.set_transport(tls_transport(server));
+        start_v3(options)
     }
 
     /// A 3.1.1 rumqttc client over plain TCP.
@@ -695,26 +867,21 @@ pub(crate) mod rumqtt {
         server: &TestServer,
         client_id: &str,
     ) -> (rumqttc::AsyncClient, Events<rumqttc::Event>) {
-        let options = rumqttc::MqttOptions::new(client_id, "127.0.0.1", server.mqtt_tcp.port());
-        let (client, eventloop) = rumqttc::AsyncClient::new(options, 64);
-        let events = spawn(eventloop, |l: &mut rumqttc::EventLoop| {
-            Box::pin(async move { l.poll().await.map_err(|e| e.to_string()) })
-        });
-        (client, events)
+        start_v3(rumqttc::MqttOptions::new(
+            client_id,
+            "127.0.0.1",
+            server.mqtt_tcp.port(),
+        ))
     }
 
     /// A 5.0 rumqttc client over TLS.
     pub(crate) fn v5(
         server: &TestServer,
         client_id: &str,
-        configure: impl FnOnce(&mut rumqttc::v5::MqttOptions),
     ) -> (rumqttc::v5::AsyncClient, Events<rumqttc::v5::Event>) {
         let mut options =
             rumqttc::v5::MqttOptions::new(client_id, "localhost", server.mqtt_tls.port());
-        options.set_transport(rumqttc::Transport::tls_with_config(
-            rumqttc::TlsConfiguration::Rustls(tls_config(server, &server.client)),
-        ));
-        configure(&mut options);
+        options.set_transport(tls_transport(server));
         let (client, eventloop) = rumqttc::v5::AsyncClient::new(options, 64);
         let events = spawn(eventloop, |l: &mut rumqttc::v5::EventLoop| {
             Box::pin(async move { l.poll().await.map_err(|e| e.to_string()) })

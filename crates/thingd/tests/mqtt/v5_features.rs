@@ -7,7 +7,7 @@ use std::num::{NonZeroU16, NonZeroU32};
 
 use bytes::Bytes;
 use mqtt_codec::{
-    Auth, AuthProperties, Packet, PayloadFormat, QoS, ReasonCode, SubscriptionOptions, Unsubscribe,
+    Auth, AuthProperties, Packet, PayloadFormat, Publish, QoS, ReasonCode, SubscriptionOptions,
     UserProperty,
 };
 use thingd_broker::BrokerConfig;
@@ -15,7 +15,21 @@ use thingd_broker::metrics::Metrics;
 
 use crate::support::*;
 
-fn ids(publish: &mqtt_codec::Publish) -> Vec<u32> {
+/// A PUBLISH (see [`publish_packet`]) with a Topic Alias.
+fn aliased(topic: &str, payload: &[u8], qos: QoS, id: u16, alias: u16) -> Publish {
+    let mut publish = publish_packet(topic, payload, qos, id);
+    publish.properties.topic_alias = NonZeroU16::new(alias);
+    publish
+}
+
+/// A QoS 1 PUBLISH (see [`publish_packet`]) with a Message Expiry Interval.
+fn expiring(topic: &str, payload: &[u8], id: u16, seconds: u32) -> Publish {
+    let mut publish = publish_packet(topic, payload, QoS::AtLeastOnce, id);
+    publish.properties.message_expiry_interval = Some(seconds);
+    publish
+}
+
+fn ids(publish: &Publish) -> Vec<u32> {
     let mut ids: Vec<u32> = publish
         .properties
         .subscription_identifiers
@@ -30,24 +44,13 @@ fn ids(publish: &mqtt_codec::Publish) -> Vec<u32> {
 async fn subscription_identifiers_are_delivered_and_overlaps_merged() {
     let server = start().await;
     let mut client = Client::connect(&server, Net::Tls, V5, "sub-ids").await;
-    client
-        .subscribe_with(
-            &[("ids/+", SubscriptionOptions::qos(QoS::AtMostOnce))],
-            Some(7),
-        )
-        .await;
-    client
-        .subscribe_with(
-            &[("ids/b", SubscriptionOptions::qos(QoS::AtLeastOnce))],
-            Some(9),
-        )
-        .await;
-    client
-        .subscribe_with(
-            &[("ids/#", SubscriptionOptions::qos(QoS::AtMostOnce))],
-            None,
-        )
-        .await;
+    for (filter, qos, id) in [
+        ("ids/+", QoS::AtMostOnce, Some(7)),
+        ("ids/b", QoS::AtLeastOnce, Some(9)),
+        ("ids/#", QoS::AtMostOnce, None),
+    ] {
+        client.subscribe_with(&[(filter, opts(qos))], id).await;
+    }
     let mut publisher = Client::connect(&server, Net::Tcp, V5, "sub-ids-pub").await;
 
     publisher.publish1("ids/b", b"b").await;
@@ -70,15 +73,10 @@ async fn subscription_identifiers_are_delivered_and_overlaps_merged() {
     );
 
     // Subscribing again replaces the identifier, and retained messages carry it too.
-    let mut retained = publish_packet("ids/r", b"r", QoS::AtLeastOnce, 1);
-    retained.retain = true;
-    publisher.publish_acked(retained).await;
+    publisher.publish_retained("ids/r", b"r").await;
     client.expect_publish().await;
     client
-        .subscribe_with(
-            &[("ids/+", SubscriptionOptions::qos(QoS::AtMostOnce))],
-            Some(8),
-        )
+        .subscribe_with(&[("ids/+", opts(QoS::AtMostOnce))], Some(8))
         .await;
     let p = client.expect_publish().await;
     assert!(p.retain);
@@ -95,18 +93,14 @@ async fn client_topic_aliases_are_set_then_used_with_an_empty_topic() {
     let mut subscriber = Client::connect(&server, Net::Tcp, V5, "alias-sub").await;
     subscriber.subscribe("alias/#", QoS::AtMostOnce).await;
     let mut client = Client::connect(&server, Net::Tls, V5, "alias-pub").await;
-    let mut set = publish_packet("alias/one", b"1", QoS::AtLeastOnce, 1);
-    set.properties.topic_alias = NonZeroU16::new(1);
+    let set = aliased("alias/one", b"1", QoS::AtLeastOnce, 1, 1);
     assert_eq!(client.publish_acked(set).await, ReasonCode::Success);
-    let mut used = publish_packet("", b"2", QoS::AtLeastOnce, 2);
-    used.properties.topic_alias = NonZeroU16::new(1);
+    let used = aliased("", b"2", QoS::AtLeastOnce, 2, 1);
     assert_eq!(client.publish_acked(used).await, ReasonCode::Success);
     // Remapping the alias to another topic.
-    let mut remap = publish_packet("alias/two", b"3", QoS::AtMostOnce, 3);
-    remap.properties.topic_alias = NonZeroU16::new(1);
+    let remap = aliased("alias/two", b"3", QoS::AtMostOnce, 3, 1);
     client.send(&Packet::Publish(remap)).await;
-    let mut used = publish_packet("", b"4", QoS::AtMostOnce, 4);
-    used.properties.topic_alias = NonZeroU16::new(1);
+    let used = aliased("", b"4", QoS::AtMostOnce, 4, 1);
     client.send(&Packet::Publish(used)).await;
 
     let mut got = Vec::new();
@@ -140,8 +134,7 @@ async fn a_topic_alias_above_the_maximum_disconnects_with_0x94() {
         let (mut client, connack) =
             Client::connect_ok(&server, Net::Tls, connect_packet(V5, "alias-max")).await;
         assert_eq!(connack.properties.topic_alias_maximum, Some(maximum));
-        let mut publish = publish_packet("alias/t", b"x", QoS::AtMostOnce, 1);
-        publish.properties.topic_alias = NonZeroU16::new(maximum + 1);
+        let publish = aliased("alias/t", b"x", QoS::AtMostOnce, 1, maximum + 1);
         client.send(&Packet::Publish(publish)).await;
         // [MQTT-3.3.2-9], [MQTT-3.3.2-10]
         client
@@ -226,22 +219,26 @@ async fn the_server_uses_topic_aliases_the_client_allows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_that_expire_while_queued_are_not_delivered() {
     let server = start().await;
-    let (mut client, _) =
-        Client::connect_ok(&server, Net::Tls, persistent_connect(V5, "expiry-sub", 300)).await;
-    client.subscribe("expiry/#", QoS::AtLeastOnce).await;
-    client.disconnect().await;
+    offline_subscriber(
+        &server,
+        V5,
+        Net::Tls,
+        "expiry-sub",
+        "expiry/#",
+        QoS::AtLeastOnce,
+    )
+    .await;
     let mut publisher = Client::connect(&server, Net::Tcp, V5, "expiry-pub").await;
-    let mut short = publish_packet("expiry/short", b"short", QoS::AtLeastOnce, 1);
-    short.properties.message_expiry_interval = Some(1);
-    publisher.publish_acked(short).await;
-    let mut long = publish_packet("expiry/long", b"long", QoS::AtLeastOnce, 2);
-    long.properties.message_expiry_interval = Some(100);
-    publisher.publish_acked(long).await;
+    publisher
+        .publish_acked(expiring("expiry/short", b"short", 1, 1))
+        .await;
+    publisher
+        .publish_acked(expiring("expiry/long", b"long", 2, 100))
+        .await;
     server_timer(&server, 2).await;
 
-    let (mut client, connack) =
-        Client::connect_ok(&server, Net::Tls, persistent_connect(V5, "expiry-sub", 300)).await;
-    assert!(connack.session_present);
+    let mut client =
+        Client::resume(&server, Net::Tls, persistent_connect(V5, "expiry-sub", 300)).await;
     publisher.publish0("expiry/marker", b"").await;
     let got = client.publishes_until("expiry/marker").await;
     // [MQTT-3.3.2-5]: the expired message is not delivered; [MQTT-3.3.2-6]: the other one
@@ -258,9 +255,9 @@ async fn messages_that_expire_while_queued_are_not_delivered() {
     );
     assert!(Metrics::get(&server.broker().metrics().deliveries_expired_total) >= 1);
     // Live forwarding keeps the interval.
-    let mut live = publish_packet("expiry/live", b"live", QoS::AtLeastOnce, 3);
-    live.properties.message_expiry_interval = Some(100);
-    publisher.publish_acked(live).await;
+    publisher
+        .publish_acked(expiring("expiry/live", b"live", 3, 100))
+        .await;
     let p = client.expect_publish().await;
     assert!(
         p.properties
@@ -279,15 +276,14 @@ async fn expired_queued_messages_do_not_stall_a_small_receive_window() {
     client.disconnect().await;
     let mut publisher = Client::connect(&server, Net::Tcp, V5, "expiry-window-pub").await;
     for n in 0..3u8 {
-        let mut publish = publish_packet("window/expiring", &[n], QoS::AtLeastOnce, 1);
-        publish.properties.message_expiry_interval = Some(1);
-        publisher.publish_acked(publish).await;
+        publisher
+            .publish_acked(expiring("window/expiring", &[n], 1, 1))
+            .await;
     }
     publisher.publish1("window/kept", b"kept").await;
     server_timer(&server, 2).await;
 
-    let (mut client, connack) = Client::connect_ok(&server, Net::Tcp, connect).await;
-    assert!(connack.session_present);
+    let mut client = Client::resume(&server, Net::Tcp, connect).await;
     // The expired messages free the window slots they were drained into; the kept one is
     // delivered without waiting for anything else to happen.
     let p = client.expect_publish().await;
@@ -448,42 +444,26 @@ async fn clients_may_not_publish_to_dollar_topics() {
     watcher.subscribe("#", QoS::AtLeastOnce).await;
 
     let mut v5 = Client::connect(&server, Net::Tls, V5, "sys-v5").await;
-    assert_eq!(
-        v5.publish1("$SYS/broker/uptime", b"forged").await,
-        ReasonCode::NotAuthorized
-    );
-    let qos2 = publish_packet("$SYS/broker/load", b"forged", QoS::ExactlyOnce, 50);
-    assert_eq!(v5.publish_acked(qos2).await, ReasonCode::NotAuthorized);
-    v5.publish0("$SYS/broker/clients", b"forged").await;
-    let mut retained = publish_packet(
+    let dollar = [
+        "$SYS/broker/uptime",
+        "$SYS/broker/load",
+        "$SYS/broker/clients",
         "$aws/things/x/shadow/update",
-        b"forged",
-        QoS::AtLeastOnce,
-        51,
-    );
-    retained.retain = true;
-    assert_eq!(v5.publish_acked(retained).await, ReasonCode::NotAuthorized);
+    ];
+    publish_unauthorized(&mut v5, dollar).await;
     // 3.1.1 has no negative PUBACK: acknowledged, not delivered.
     let mut v3 = Client::connect(&server, Net::Tcp, V3, "sys-v3").await;
-    assert_eq!(
-        v3.publish1("$SYS/broker/uptime", b"forged").await,
-        ReasonCode::Success
-    );
+    v3.publish1_ok("$SYS/broker/uptime", b"forged").await;
 
-    v3.publish1("sys-marker", b"").await;
-    assert!(
-        watcher.publishes_until("sys-marker").await.is_empty(),
-        "nothing reached the `$SYS/#` subscriber"
-    );
-    let mut late = Client::connect(&server, Net::Tcp, V5, "sys-late").await;
-    late.subscribe("$aws/things/x/shadow/update", QoS::AtLeastOnce)
-        .await;
-    late.subscribe("sys-marker", QoS::AtLeastOnce).await;
-    v3.publish1("sys-marker", b"").await;
-    assert!(
-        late.publishes_until("sys-marker").await.is_empty(),
-        "nothing was retained"
-    );
+    // Nothing reached the `$SYS/#` subscriber, and nothing was retained.
+    assert_none_delivered_or_retained(
+        &server,
+        &mut watcher,
+        &mut v3,
+        "sys-marker",
+        "$aws/things/x/shadow/update",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -515,25 +495,12 @@ async fn unsuback_reports_each_filter() {
     let server = start().await;
     let mut client = Client::connect(&server, Net::Tls, V5, "unsub").await;
     client.subscribe("unsub/a", QoS::AtMostOnce).await;
-    let id = client.next_pid();
-    client
-        .send(&Packet::Unsubscribe(Unsubscribe {
-            packet_id: id,
-            properties: Default::default(),
-            filters: vec![s("unsub/a"), s("unsub/b")],
-        }))
-        .await;
-    match client.next_packet().await {
-        // [MQTT-3.11.3-1]: one reason code per filter, in order.
-        Packet::UnsubAck(ack) => {
-            assert_eq!(ack.packet_id, id);
-            assert_eq!(
-                ack.reason_codes,
-                [ReasonCode::Success, ReasonCode::NoSubscriptionExisted]
-            );
-        }
-        other => panic!("expected UNSUBACK, got {other:?}"),
-    }
+    let ack = client.unsubscribe(&["unsub/a", "unsub/b"]).await;
+    // [MQTT-3.11.3-1]: one reason code per filter, in order.
+    assert_eq!(
+        ack.reason_codes,
+        [ReasonCode::Success, ReasonCode::NoSubscriptionExisted]
+    );
     let mut publisher = Client::connect(&server, Net::Tcp, V5, "unsub-pub").await;
     assert_eq!(
         publisher.publish1("unsub/a", b"").await,

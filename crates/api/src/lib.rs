@@ -1,0 +1,50 @@
+//! thingd's AWS-compatible HTTP API: the AWS IoT control plane in AWS's restJson1 protocol, so
+//! that the AWS CLI, boto3 and the AWS SDKs work against thingd with only `--endpoint-url`.
+//!
+//! [`router`] builds the axum routes of every implemented operation. Handlers validate input
+//! against AWS IoT's service model (names, lengths, patterns), apply AWS IoT's semantics
+//! (idempotent creates, expected versions, delete conflicts) on the primitives of the
+//! [`thingd_registry::Store`] traits, and answer errors in AWS's shape ([`ApiError`]): the
+//! `x-amzn-ErrorType` header, a `{"__type", "message"}` body and the service's status codes.
+//! Requests AWS IoT knows but thingd does not implement get a named `NotImplementedException`;
+//! unknown requests an `UnknownOperationException`, never an HTML page.
+
+#![warn(missing_docs)]
+
+mod auth;
+mod endpoint;
+mod error;
+mod extract;
+mod operations;
+pub mod records;
+mod state;
+mod tags;
+mod thing_groups;
+mod thing_types;
+mod things;
+
+use axum::Router;
+
+pub use error::ApiError;
+pub use state::{ApiState, RegistryEvents};
+
+/// The control-plane routes behind SigV4 authentication: what the HTTP listener serves.
+pub fn authenticated_router(state: ApiState) -> Router {
+    router(state.clone()).layer(axum::middleware::from_fn_with_state(
+        state,
+        auth::require_sigv4,
+    ))
+}
+
+/// The control-plane routes, with `state`, without authentication (for in-process tests).
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        // Operation families; each module lists its own routes.
+        .merge(thing_types::routes())
+        .merge(thing_groups::routes())
+        .merge(tags::routes())
+        .merge(endpoint::routes())
+        .merge(things::routes())
+        .fallback(operations::unimplemented)
+        .with_state(state)
+}

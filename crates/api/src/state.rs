@@ -1,0 +1,36 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use thingd_registry::{Partition, Store};
+
+/// What the rest of thingd must hear about when the registry changes.
+pub trait RegistryEvents: Send + Sync + 'static {
+    /// A certificate may no longer authenticate (deactivated, revoked, deleted): its open
+    /// connections must close.
+    fn certificate_revoked(&self, certificate_id: &str);
+}
+
+/// The API's shared state.
+#[derive(Clone)]
+pub struct ApiState {
+    /// Where everything is kept.
+    pub store: Arc<dyn Store>,
+    /// The region and account id of the ARNs thingd hands out.
+    pub partition: Partition,
+    /// Thingd's certificate authority, which issues certificates for CreateKeysAndCertificate
+    /// and CreateCertificateFromCsr.
+    pub ca: Arc<thingd_pki::CertificateAuthority>,
+    /// The host name devices connect to (DescribeEndpoint).
+    pub endpoint_host: String,
+    /// Where registry changes are announced.
+    pub events: Arc<dyn RegistryEvents>,
+}
+
+impl std::fmt::Debug for ApiState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiState")
+            .field("partition", &self.partition)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,247 @@
+//! The Store traits: the reads and the conditional writes the registry needs, one trait per
+//! family of resources, and [`Store`], which is all of them.
+//!
+//! The traits offer primitives (insert if absent, replace if the version still matches, delete,
+//! paged lists), not AWS's rules: the API layer builds those on top once, for every backend.
+//! Every write is durable when its future resolves. Page tokens are opaque to callers; a store
+//! returns `None` as the next token on the last page.
+
+use async_trait::async_trait;
+
+use crate::model::{
+    AccessKey, CaCertificate, Certificate, Page, PageRequest, Tag, Thing, ThingFilter, ThingGroup,
+    ThingType,
+};
+
+/// A failure of the storage backend itself (not a rule of the API: those are the caller's).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database failed (connection, IO, constraint it should not have hit).
+    #[error("storage backend error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A stored row does not decode (a value out of its domain).
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// The outcome of an insert-if-absent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inserted<T> {
+    /// The resource was created.
+    Created,
+    /// A resource with this key exists; here it is, unchanged.
+    Exists(T),
+}
+
+/// Things.
+#[async_trait]
+pub trait ThingStore: Send + Sync {
+    /// Inserts a thing unless one with its name exists.
+    async fn insert_thing(&self, thing: &Thing) -> Result<Inserted<Thing>, StoreError>;
+    /// The thing with this name.
+    async fn thing(&self, name: &str) -> Result<Option<Thing>, StoreError>;
+    /// Replaces a thing if its stored version is still `expected_version`; `false` if it is
+    /// not, or if the thing is gone.
+    async fn replace_thing(&self, thing: &Thing, expected_version: i64)
+    -> Result<bool, StoreError>;
+    /// Deletes a thing with its attributes, group memberships and principal attachments (tags,
+    /// kept by ARN, are the caller's to remove); `false` if it did not exist.
+    async fn delete_thing(&self, name: &str) -> Result<bool, StoreError>;
+    /// Things in name order, filtered.
+    async fn list_things(
+        &self,
+        filter: &ThingFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Thing>, StoreError>;
+    /// How many things have this type.
+    async fn count_things_of_type(&self, thing_type: &str) -> Result<u64, StoreError>;
+}
+
+/// Thing types.
+#[async_trait]
+pub trait ThingTypeStore: Send + Sync {
+    /// Inserts a thing type unless one with its name exists.
+    async fn insert_thing_type(
+        &self,
+        thing_type: &ThingType,
+    ) -> Result<Inserted<ThingType>, StoreError>;
+    /// The thing type with this name.
+    async fn thing_type(&self, name: &str) -> Result<Option<ThingType>, StoreError>;
+    /// Replaces a thing type (deprecation, description); `false` if it is gone.
+    async fn replace_thing_type(&self, thing_type: &ThingType) -> Result<bool, StoreError>;
+    /// Deletes a thing type; `false` if it did not exist.
+    async fn delete_thing_type(&self, name: &str) -> Result<bool, StoreError>;
+    /// Thing types in name order, only `name` if given.
+    async fn list_thing_types(
+        &self,
+        name: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<ThingType>, StoreError>;
+}
+
+/// Static thing groups and their members.
+#[async_trait]
+pub trait ThingGroupStore: Send + Sync {
+    /// Inserts a group unless one with its name exists.
+    async fn insert_thing_group(
+        &self,
+        group: &ThingGroup,
+    ) -> Result<Inserted<ThingGroup>, StoreError>;
+    /// The group with this name.
+    async fn thing_group(&self, name: &str) -> Result<Option<ThingGroup>, StoreError>;
+    /// Replaces a group if its stored version is still `expected_version`.
+    async fn replace_thing_group(
+        &self,
+        group: &ThingGroup,
+        expected_version: i64,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a group with its attributes and memberships (its tags are the caller's);
+    /// `false` if it did not exist. Child groups must be gone first.
+    async fn delete_thing_group(&self, name: &str) -> Result<bool, StoreError>;
+    /// Groups in name order: children of `parent` if given (all descendants when
+    /// `recursive`), names starting with `name_prefix` if given.
+    async fn list_thing_groups(
+        &self,
+        parent: Option<&str>,
+        name_prefix: Option<&str>,
+        recursive: bool,
+        page: &PageRequest,
+    ) -> Result<Page<ThingGroup>, StoreError>;
+    /// The direct children of a group.
+    async fn child_groups(&self, name: &str) -> Result<Vec<String>, StoreError>;
+    /// Adds a thing to a group; `false` if it was a member already.
+    async fn add_thing_to_group(&self, group: &str, thing: &str) -> Result<bool, StoreError>;
+    /// Removes a thing from a group; `false` if it was not a member.
+    async fn remove_thing_from_group(&self, group: &str, thing: &str) -> Result<bool, StoreError>;
+    /// Names of the things in a group (and in its descendants when `recursive`), in name order.
+    async fn things_in_group(
+        &self,
+        group: &str,
+        recursive: bool,
+        page: &PageRequest,
+    ) -> Result<Page<String>, StoreError>;
+    /// Names of the groups a thing belongs to directly, in name order.
+    async fn groups_of_thing(
+        &self,
+        thing: &str,
+        page: &PageRequest,
+    ) -> Result<Page<String>, StoreError>;
+}
+
+/// Device and CA certificates.
+#[async_trait]
+pub trait CertificateStore: Send + Sync {
+    /// Inserts a certificate unless one with its id exists.
+    async fn insert_certificate(
+        &self,
+        certificate: &Certificate,
+    ) -> Result<Inserted<Certificate>, StoreError>;
+    /// The certificate with this id.
+    async fn certificate(&self, id: &str) -> Result<Option<Certificate>, StoreError>;
+    /// Replaces a certificate if its stored version is still `expected_version`.
+    async fn replace_certificate(
+        &self,
+        certificate: &Certificate,
+        expected_version: i64,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a certificate (its tags are the caller's); `false` if it did not exist.
+    async fn delete_certificate(&self, id: &str) -> Result<bool, StoreError>;
+    /// Certificates by creation time (then id), only those signed by `ca` if given.
+    async fn list_certificates(
+        &self,
+        ca: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Certificate>, StoreError>;
+    /// Inserts a CA certificate unless one with its id exists.
+    async fn insert_ca_certificate(
+        &self,
+        ca: &CaCertificate,
+    ) -> Result<Inserted<CaCertificate>, StoreError>;
+    /// The CA certificate with this id.
+    async fn ca_certificate(&self, id: &str) -> Result<Option<CaCertificate>, StoreError>;
+    /// Replaces a CA certificate if its stored version is still `expected_version`.
+    async fn replace_ca_certificate(
+        &self,
+        ca: &CaCertificate,
+        expected_version: i64,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a CA certificate; `false` if it did not exist.
+    async fn delete_ca_certificate(&self, id: &str) -> Result<bool, StoreError>;
+    /// CA certificates by creation time (then id).
+    async fn list_ca_certificates(
+        &self,
+        page: &PageRequest,
+    ) -> Result<Page<CaCertificate>, StoreError>;
+}
+
+/// Which principals (certificate ARNs) are attached to which things.
+#[async_trait]
+pub trait PrincipalStore: Send + Sync {
+    /// Attaches a principal to a thing; `false` if it was attached already.
+    async fn attach_principal(
+        &self,
+        thing: &str,
+        principal: &str,
+        exclusive: bool,
+    ) -> Result<bool, StoreError>;
+    /// Detaches a principal from a thing; `false` if it was not attached.
+    async fn detach_principal(&self, thing: &str, principal: &str) -> Result<bool, StoreError>;
+    /// The principals of a thing with whether each is exclusive, in principal order.
+    async fn principals_of_thing(
+        &self,
+        thing: &str,
+        page: &PageRequest,
+    ) -> Result<Page<(String, bool)>, StoreError>;
+    /// The things a principal is attached to with whether exclusively, in name order.
+    async fn things_of_principal(
+        &self,
+        principal: &str,
+        page: &PageRequest,
+    ) -> Result<Page<(String, bool)>, StoreError>;
+}
+
+/// Tags, by resource ARN.
+#[async_trait]
+pub trait TagStore: Send + Sync {
+    /// Adds or replaces tags of a resource.
+    async fn tag_resource(&self, arn: &str, tags: &[Tag]) -> Result<(), StoreError>;
+    /// Removes tags of a resource by key.
+    async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), StoreError>;
+    /// The tags of a resource, in key order.
+    async fn tags_of(&self, arn: &str, page: &PageRequest) -> Result<Page<Tag>, StoreError>;
+}
+
+/// Access keys of the AWS-compatible API.
+#[async_trait]
+pub trait AccessKeyStore: Send + Sync {
+    /// Inserts an access key unless one with its id exists.
+    async fn insert_access_key(&self, key: &AccessKey) -> Result<Inserted<AccessKey>, StoreError>;
+    /// The access key with this id.
+    async fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKey>, StoreError>;
+    /// Every access key.
+    async fn access_keys(&self) -> Result<Vec<AccessKey>, StoreError>;
+}
+
+/// Everything thingd keeps.
+pub trait Store:
+    ThingStore
+    + ThingTypeStore
+    + ThingGroupStore
+    + CertificateStore
+    + PrincipalStore
+    + TagStore
+    + AccessKeyStore
+{
+}
+
+impl<T> Store for T where
+    T: ThingStore
+        + ThingTypeStore
+        + ThingGroupStore
+        + CertificateStore
+        + PrincipalStore
+        + TagStore
+        + AccessKeyStore
+{
+}

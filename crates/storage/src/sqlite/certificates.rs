@@ -1,0 +1,311 @@
+//! Device certificates and CA certificates.
+
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use thingd_registry::{
+    CaCertificate, CaStatus, Certificate, CertificateStatus, CertificateStore, Inserted, Page,
+    PageRequest, StoreError, Timestamp,
+};
+
+use super::{SqliteStore, backend, column, fetch_limit, paginate};
+
+const CERT_COLUMNS: &str = "id, pem, ca_certificate_id, status, not_before, not_after, created, last_modified, version, generation_id";
+const CA_COLUMNS: &str = "id, pem, status, auto_registration, not_before, not_after, created, last_modified, version, generation_id";
+
+fn certificate_from_row(row: &SqliteRow) -> Result<Certificate, StoreError> {
+    let status: String = column(row, "status")?;
+    Ok(Certificate {
+        id: column(row, "id")?,
+        pem: column(row, "pem")?,
+        ca_certificate_id: column(row, "ca_certificate_id")?,
+        status: CertificateStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("certificate status {status}")))?,
+        not_before: Timestamp(column(row, "not_before")?),
+        not_after: Timestamp(column(row, "not_after")?),
+        created: Timestamp(column(row, "created")?),
+        last_modified: Timestamp(column(row, "last_modified")?),
+        version: column(row, "version")?,
+        generation_id: column(row, "generation_id")?,
+    })
+}
+
+fn ca_from_row(row: &SqliteRow) -> Result<CaCertificate, StoreError> {
+    let status: String = column(row, "status")?;
+    let auto_registration: i64 = column(row, "auto_registration")?;
+    Ok(CaCertificate {
+        id: column(row, "id")?,
+        pem: column(row, "pem")?,
+        status: CaStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("CA status {status}")))?,
+        auto_registration: auto_registration != 0,
+        not_before: Timestamp(column(row, "not_before")?),
+        not_after: Timestamp(column(row, "not_after")?),
+        created: Timestamp(column(row, "created")?),
+        last_modified: Timestamp(column(row, "last_modified")?),
+        version: column(row, "version")?,
+        generation_id: column(row, "generation_id")?,
+    })
+}
+
+/// A page token for lists ordered by (created, id): `"{created}:{id}"`.
+fn token(created: Timestamp, id: &str) -> String {
+    format!("{}:{id}", created.0)
+}
+
+/// The (created, id) a token stands for; `None` for no token, an error for a malformed one
+/// (treated as the start, since tokens are opaque and an unknown one cannot mean anything else).
+fn after(page: &PageRequest) -> Option<(i64, String)> {
+    let text = page.after.as_deref()?;
+    let (created, id) = text.split_once(':')?;
+    Some((created.parse().ok()?, id.to_owned()))
+}
+
+/// The WHERE and ORDER BY of a (created, id)-ordered page whose bounds are `$n` and `$n+1`.
+fn keyset(page: &PageRequest, first_param: usize) -> (String, String) {
+    let (op, order) = if page.ascending {
+        (">", "ASC")
+    } else {
+        ("<", "DESC")
+    };
+    let a = first_param;
+    let b = first_param + 1;
+    (
+        format!("(created {op} ${a} OR (created = ${a} AND id {op} ${b}))"),
+        format!(
+            "ORDER BY created {order}, id {order} LIMIT {}",
+            fetch_limit(page)
+        ),
+    )
+}
+
+fn bounds(page: &PageRequest) -> (i64, String) {
+    match after(page) {
+        Some(bounds) => bounds,
+        None if page.ascending => (i64::MIN, String::new()),
+        // Descending from the end: a key above every real one.
+        None => (i64::MAX, String::from("\u{10FFFF}")),
+    }
+}
+
+#[async_trait]
+impl CertificateStore for SqliteStore {
+    async fn insert_certificate(
+        &self,
+        certificate: &Certificate,
+    ) -> Result<Inserted<Certificate>, StoreError> {
+        let mut tx = self.write().await?;
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO certificates ({CERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (id) DO NOTHING"
+        )))
+        .bind(&certificate.id)
+        .bind(&certificate.pem)
+        .bind(&certificate.ca_certificate_id)
+        .bind(certificate.status.as_str())
+        .bind(certificate.not_before.0)
+        .bind(certificate.not_after.0)
+        .bind(certificate.created.0)
+        .bind(certificate.last_modified.0)
+        .bind(certificate.version)
+        .bind(&certificate.generation_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        if inserted == 0 {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {CERT_COLUMNS} FROM certificates WHERE id = $1"
+            )))
+            .bind(&certificate.id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+            return certificate_from_row(&row).map(Inserted::Exists);
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(Inserted::Created)
+    }
+
+    async fn certificate(&self, id: &str) -> Result<Option<Certificate>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CERT_COLUMNS} FROM certificates WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(certificate_from_row).transpose()
+    }
+
+    async fn replace_certificate(
+        &self,
+        certificate: &Certificate,
+        expected_version: i64,
+    ) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE certificates SET status = $1, ca_certificate_id = $2, last_modified = $3, version = $4, \
+             generation_id = $5 WHERE id = $6 AND version = $7",
+        )
+        .bind(certificate.status.as_str())
+        .bind(&certificate.ca_certificate_id)
+        .bind(certificate.last_modified.0)
+        .bind(certificate.version)
+        .bind(&certificate.generation_id)
+        .bind(&certificate.id)
+        .bind(expected_version)
+        .execute(self.pool())
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        Ok(updated > 0)
+    }
+
+    async fn delete_certificate(&self, id: &str) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM certificates WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        Ok(deleted > 0)
+    }
+
+    async fn list_certificates(
+        &self,
+        ca: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Certificate>, StoreError> {
+        let (created, id) = bounds(page);
+        let rows = match ca {
+            Some(ca) => {
+                let (condition, order) = keyset(page, 2);
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {CERT_COLUMNS} FROM certificates WHERE ca_certificate_id = $1 AND {condition} {order}"
+                )))
+                .bind(ca.to_owned())
+                .bind(created)
+                .bind(id)
+                .fetch_all(self.pool())
+                .await
+            }
+            None => {
+                let (condition, order) = keyset(page, 1);
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {CERT_COLUMNS} FROM certificates WHERE {condition} {order}"
+                )))
+                .bind(created)
+                .bind(id)
+                .fetch_all(self.pool())
+                .await
+            }
+        }
+        .map_err(backend)?;
+        let certificates = rows
+            .iter()
+            .map(certificate_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(paginate(certificates, page, |c| token(c.created, &c.id)))
+    }
+
+    async fn insert_ca_certificate(
+        &self,
+        ca: &CaCertificate,
+    ) -> Result<Inserted<CaCertificate>, StoreError> {
+        let mut tx = self.write().await?;
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO ca_certificates ({CA_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (id) DO NOTHING"
+        )))
+        .bind(&ca.id)
+        .bind(&ca.pem)
+        .bind(ca.status.as_str())
+        .bind(i64::from(ca.auto_registration))
+        .bind(ca.not_before.0)
+        .bind(ca.not_after.0)
+        .bind(ca.created.0)
+        .bind(ca.last_modified.0)
+        .bind(ca.version)
+        .bind(&ca.generation_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        if inserted == 0 {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {CA_COLUMNS} FROM ca_certificates WHERE id = $1"
+            )))
+            .bind(&ca.id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+            return ca_from_row(&row).map(Inserted::Exists);
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(Inserted::Created)
+    }
+
+    async fn ca_certificate(&self, id: &str) -> Result<Option<CaCertificate>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CA_COLUMNS} FROM ca_certificates WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(ca_from_row).transpose()
+    }
+
+    async fn replace_ca_certificate(
+        &self,
+        ca: &CaCertificate,
+        expected_version: i64,
+    ) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE ca_certificates SET status = $1, auto_registration = $2, last_modified = $3, version = $4, \
+             generation_id = $5 WHERE id = $6 AND version = $7",
+        )
+        .bind(ca.status.as_str())
+        .bind(i64::from(ca.auto_registration))
+        .bind(ca.last_modified.0)
+        .bind(ca.version)
+        .bind(&ca.generation_id)
+        .bind(&ca.id)
+        .bind(expected_version)
+        .execute(self.pool())
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        Ok(updated > 0)
+    }
+
+    async fn delete_ca_certificate(&self, id: &str) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM ca_certificates WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        Ok(deleted > 0)
+    }
+
+    async fn list_ca_certificates(
+        &self,
+        page: &PageRequest,
+    ) -> Result<Page<CaCertificate>, StoreError> {
+        let (created, id) = bounds(page);
+        let (condition, order) = keyset(page, 1);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CA_COLUMNS} FROM ca_certificates WHERE {condition} {order}"
+        )))
+        .bind(created)
+        .bind(id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        let cas = rows
+            .iter()
+            .map(ca_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(paginate(cas, page, |c| token(c.created, &c.id)))
+    }
+}

@@ -1,0 +1,125 @@
+//! Thing types.
+
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use thingd_registry::{
+    Inserted, Page, PageRequest, StoreError, ThingType, ThingTypeStore, Timestamp,
+};
+
+use super::{SqliteStore, backend, column, fetch_limit, paginate};
+
+const COLUMNS: &str = "name, id, description, searchable_attributes, deprecated, created";
+
+fn thing_type_from_row(row: &SqliteRow) -> Result<ThingType, StoreError> {
+    // Searchable attribute names cannot contain a newline (their pattern excludes it), so one
+    // TEXT column holds the list.
+    let searchable: String = column(row, "searchable_attributes")?;
+    Ok(ThingType {
+        name: column(row, "name")?,
+        id: column(row, "id")?,
+        description: column(row, "description")?,
+        searchable_attributes: searchable.lines().map(str::to_owned).collect(),
+        deprecated: column::<Option<i64>>(row, "deprecated")?.map(Timestamp),
+        created: Timestamp(column(row, "created")?),
+    })
+}
+
+#[async_trait]
+impl ThingTypeStore for SqliteStore {
+    async fn insert_thing_type(
+        &self,
+        thing_type: &ThingType,
+    ) -> Result<Inserted<ThingType>, StoreError> {
+        let mut tx = self.write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO thing_types (name, id, description, searchable_attributes, deprecated, created) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&thing_type.name)
+        .bind(&thing_type.id)
+        .bind(&thing_type.description)
+        .bind(thing_type.searchable_attributes.join("\n"))
+        .bind(thing_type.deprecated.map(|t| t.0))
+        .bind(thing_type.created.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        if inserted == 0 {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM thing_types WHERE name = $1"
+            )))
+            .bind(&thing_type.name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+            return thing_type_from_row(&row).map(Inserted::Exists);
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(Inserted::Created)
+    }
+
+    async fn thing_type(&self, name: &str) -> Result<Option<ThingType>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM thing_types WHERE name = $1"
+        )))
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(thing_type_from_row).transpose()
+    }
+
+    async fn replace_thing_type(&self, thing_type: &ThingType) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE thing_types SET description = $1, searchable_attributes = $2, deprecated = $3 WHERE name = $4",
+        )
+        .bind(&thing_type.description)
+        .bind(thing_type.searchable_attributes.join("\n"))
+        .bind(thing_type.deprecated.map(|t| t.0))
+        .bind(&thing_type.name)
+        .execute(self.pool())
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        Ok(updated > 0)
+    }
+
+    async fn delete_thing_type(&self, name: &str) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM thing_types WHERE name = $1")
+            .bind(name)
+            .execute(self.pool())
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        Ok(deleted > 0)
+    }
+
+    async fn list_thing_types(
+        &self,
+        name: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<ThingType>, StoreError> {
+        let rows = match name {
+            Some(name) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM thing_types WHERE name = $1 AND name > $2 ORDER BY name LIMIT {}",
+                fetch_limit(page)
+            )))
+            .bind(name)
+            .bind(page.after.clone().unwrap_or_default()),
+            None => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM thing_types WHERE name > $1 ORDER BY name LIMIT {}",
+                fetch_limit(page)
+            )))
+            .bind(page.after.clone().unwrap_or_default()),
+        }
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        let types = rows
+            .iter()
+            .map(thing_type_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(paginate(types, page, |t| t.name.clone()))
+    }
+}

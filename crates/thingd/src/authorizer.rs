@@ -1,0 +1,218 @@
+//! The registry-backed authorizer: a TLS connection may connect only with a certificate that is
+//! registered and ACTIVE, within its validity dates, and whose CA (if registered) is ACTIVE; the
+//! connection's identity (certificate id, subject and issuer fields, the things attached to the
+//! certificate) is resolved once, at CONNECT, for the decisions that follow.
+//!
+//! Refusals are answered in CONNACK: 0x87 Not authorized (MQTT 3.1.1: return code 5), the
+//! TLS handshake having only checked that the client holds the certificate's key
+//! (`thingd_broker::tls::mqtt_server_config_deferred`).
+
+use std::sync::Arc;
+
+use mqtt_codec::{QoS, ReasonCode};
+use mqtt_topic::{SubscriptionFilter, TopicName};
+use thingd_broker::Authorizer;
+use thingd_broker::auth::{BoxFuture, ConnectRequest, ConnectionAuthorizer, ListenerKind};
+use thingd_registry::{
+    ArnKind, CaStatus, CertificateStatus, PageRequest, Partition, Store, Timestamp,
+};
+use tracing::debug;
+
+/// Who a device connection is, as the registry knows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeviceIdentity {
+    /// The certificate id (SHA-256 of the DER, hex).
+    pub certificate_id: String,
+    /// The certificate's subject, as (attribute short name, value) pairs (`CN`, `O`, ...).
+    pub subject: Vec<(String, String)>,
+    /// The certificate's issuer, likewise.
+    pub issuer: Vec<(String, String)>,
+    /// The certificate's serial number, hex.
+    pub serial_number: String,
+    /// The things the certificate is attached to.
+    pub things: Vec<String>,
+}
+
+/// Authorizes connections against the registry.
+pub struct RegistryAuthorizer {
+    store: Arc<dyn Store>,
+    partition: Partition,
+}
+
+impl std::fmt::Debug for RegistryAuthorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuthorizer")
+            .field("partition", &self.partition)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistryAuthorizer {
+    /// An authorizer over `store`.
+    pub fn new(store: Arc<dyn Store>, partition: Partition) -> Self {
+        RegistryAuthorizer { store, partition }
+    }
+
+    /// The identity of a certificate the registry lets connect now, or the refusal.
+    pub async fn identify(
+        &self,
+        certificate_id: &str,
+        der: &[u8],
+    ) -> Result<DeviceIdentity, ReasonCode> {
+        let unavailable = |error: thingd_registry::StoreError| {
+            tracing::error!(message = "The registry failed while authorizing a connection.", %error);
+            ReasonCode::ServerUnavailable
+        };
+        let refuse = |why: &str| {
+            debug!(
+                message = "Connection refused by the registry.",
+                certificate_id, why
+            );
+            ReasonCode::NotAuthorized
+        };
+        let certificate = self
+            .store
+            .certificate(certificate_id)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| refuse("not registered"))?;
+        if certificate.status != CertificateStatus::Active {
+            return Err(refuse(certificate.status.as_str()));
+        }
+        let now = Timestamp::now();
+        if now < certificate.not_before || now > certificate.not_after {
+            return Err(refuse("outside its validity dates"));
+        }
+        if let Some(ca_id) = &certificate.ca_certificate_id {
+            match self
+                .store
+                .ca_certificate(ca_id)
+                .await
+                .map_err(unavailable)?
+            {
+                Some(ca) if ca.status == CaStatus::Active => {}
+                _ => return Err(refuse("its CA is not active")),
+            }
+        }
+        let principal = self.partition.arn(ArnKind::Certificate, certificate_id);
+        let things = self
+            .store
+            .things_of_principal(
+                &principal,
+                &PageRequest {
+                    after: None,
+                    limit: 1000,
+                    ascending: true,
+                },
+            )
+            .await
+            .map_err(unavailable)?
+            .items
+            .into_iter()
+            .map(|(thing, _)| thing)
+            .collect();
+        let CertificateNames {
+            subject,
+            issuer,
+            serial_number,
+        } = names_of(der);
+        Ok(DeviceIdentity {
+            certificate_id: certificate_id.to_owned(),
+            subject,
+            issuer,
+            serial_number,
+            things,
+        })
+    }
+}
+
+/// What a certificate says about itself.
+#[derive(Debug, Default)]
+struct CertificateNames {
+    subject: Vec<(String, String)>,
+    issuer: Vec<(String, String)>,
+    serial_number: String,
+}
+
+/// The subject and issuer attributes and the serial number of a DER certificate (empty when it
+/// does not parse, which the TLS layer already ruled out).
+fn names_of(der: &[u8]) -> CertificateNames {
+    use x509_parser::prelude::*;
+    let Ok((_, certificate)) = X509Certificate::from_der(der) else {
+        return CertificateNames::default();
+    };
+    let attributes = |name: &X509Name<'_>| -> Vec<(String, String)> {
+        let registry = x509_parser::oid_registry::OidRegistry::default().with_x509();
+        name.iter_attributes()
+            .map(|attribute| {
+                let key = x509_parser::objects::oid2abbrev(attribute.attr_type(), &registry)
+                    .map_or_else(|_| attribute.attr_type().to_id_string(), str::to_owned);
+                (key, attribute.as_str().unwrap_or_default().to_owned())
+            })
+            .collect()
+    };
+    CertificateNames {
+        subject: attributes(certificate.subject()),
+        issuer: attributes(certificate.issuer()),
+        serial_number: certificate.raw_serial_as_string().replace(':', ""),
+    }
+}
+
+/// What a connection authorized by the registry may do. Until policies are enforced, a
+/// registered, active device may do anything; the identity is what policies will decide on.
+#[derive(Debug)]
+struct Device {
+    #[allow(dead_code)] // Read by the policy engine, next.
+    identity: DeviceIdentity,
+}
+
+impl ConnectionAuthorizer for Device {
+    fn publish(&self, _topic: &TopicName, _qos: QoS, _retain: bool) -> bool {
+        true
+    }
+    fn subscribe(&self, _filter: &SubscriptionFilter) -> bool {
+        true
+    }
+    fn receive(&self, _topic: &TopicName) -> bool {
+        true
+    }
+}
+
+/// Plain TCP and WebSocket connections, which exist only when an operator enabled the plain
+/// listener or runs the HTTP listener on loopback: allowed, as in development.
+#[derive(Debug)]
+struct Development;
+
+impl ConnectionAuthorizer for Development {
+    fn publish(&self, _topic: &TopicName, _qos: QoS, _retain: bool) -> bool {
+        true
+    }
+    fn subscribe(&self, _filter: &SubscriptionFilter) -> bool {
+        true
+    }
+    fn receive(&self, _topic: &TopicName) -> bool {
+        true
+    }
+}
+
+impl Authorizer for RegistryAuthorizer {
+    fn authorize_connect<'a>(
+        &'a self,
+        request: &'a ConnectRequest<'a>,
+    ) -> BoxFuture<'a, Result<Arc<dyn ConnectionAuthorizer>, ReasonCode>> {
+        Box::pin(async move {
+            match (request.principal.listener, &request.principal.certificate) {
+                (ListenerKind::Tls, Some(certificate)) => {
+                    let identity = self
+                        .identify(&certificate.certificate_id, &certificate.der)
+                        .await?;
+                    Ok(Arc::new(Device { identity }) as Arc<dyn ConnectionAuthorizer>)
+                }
+                (ListenerKind::Tls, None) => Err(ReasonCode::NotAuthorized),
+                (ListenerKind::Tcp | ListenerKind::WebSocket, _) => {
+                    Ok(Arc::new(Development) as Arc<dyn ConnectionAuthorizer>)
+                }
+            }
+        })
+    }
+}
