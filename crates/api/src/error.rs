@@ -92,6 +92,15 @@ impl ApiError {
         )
     }
 
+    /// 400 `RegistrationCodeValidationException`.
+    pub fn registration_code_validation(message: impl Into<String>) -> Self {
+        Self::new(
+            "RegistrationCodeValidationException",
+            StatusCode::BAD_REQUEST,
+            message,
+        )
+    }
+
     /// 410 `LimitExceededException`.
     pub fn limit_exceeded(message: impl Into<String>) -> Self {
         Self::new("LimitExceededException", StatusCode::GONE, message)

@@ -12,10 +12,13 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod ca_certificates;
+mod certificates;
 mod endpoint;
 mod error;
 mod extract;
 mod operations;
+mod principals;
 pub mod records;
 mod state;
 mod tags;
@@ -40,11 +43,17 @@ pub fn authenticated_router(state: ApiState) -> Router {
 pub fn router(state: ApiState) -> Router {
     Router::new()
         // Operation families; each module lists its own routes.
+        .merge(certificates::routes())
+        .merge(ca_certificates::routes())
+        .merge(principals::routes())
         .merge(thing_types::routes())
         .merge(thing_groups::routes())
         .merge(tags::routes())
         .merge(endpoint::routes())
         .merge(things::routes())
         .fallback(operations::unimplemented)
+        // A known path with another method is some other operation, or none: answer it in
+        // AWS's shape too, not with a bare 405.
+        .method_not_allowed_fallback(operations::unimplemented)
         .with_state(state)
 }

@@ -34,7 +34,7 @@ pub(crate) fn routes() -> Router<ApiState> {
 pub(crate) struct TagDto {
     key: String,
     /// Optional in the model; an absent value is stored as the empty string.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     value: Option<String>,
 }
 

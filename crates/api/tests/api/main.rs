@@ -4,6 +4,13 @@
 #![allow(clippy::unwrap_used)]
 
 // The harness serves every family's tests; a family need not use all of it.
+mod ca_certificates;
+mod certificates;
+mod endpoint;
 #[allow(dead_code)]
 mod harness;
+mod principals;
+mod tags;
+mod thing_groups;
+mod thing_types;
 mod things;

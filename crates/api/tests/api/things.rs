@@ -188,3 +188,17 @@ async fn unknown_and_unimplemented_operations_get_aws_errors() {
         .await
         .error("UnknownOperationException", 404);
 }
+
+#[tokio::test]
+async fn a_known_path_with_another_method_gets_an_aws_error() {
+    let api = TestApi::new().await;
+    // POST /things is RegisterThing, which thingd does not offer; DELETE /things is nothing.
+    let message = api
+        .post("/things", json!({}))
+        .await
+        .error("NotImplementedException", 501);
+    assert!(message.contains("RegisterThing"), "{message}");
+    api.delete("/things")
+        .await
+        .error("UnknownOperationException", 404);
+}

@@ -137,8 +137,15 @@ async fn http_health_and_unknown_path() {
     let server = TestServer::start().await.expect("server starts");
     let (status, _, body) = crate::support::http_get(server.api, "/health").await;
     assert_eq!((status, body.as_str()), (200, "ok\n"));
+    // Every other path belongs to the AWS-compatible API, which answers an unsigned request as
+    // AWS does: 403 MissingAuthenticationTokenException, in JSON, never an HTML page.
     let (status, headers, _) = crate::support::http_get(server.api, "/no-such-thing").await;
-    assert_eq!(status, 404, "{headers:?}");
+    assert_eq!(status, 403, "{headers:?}");
+    assert_eq!(
+        header(&headers, "x-amzn-errortype"),
+        Some("MissingAuthenticationTokenException"),
+        "{headers:?}"
+    );
     // A plain GET on /mqtt (no upgrade) is not a WebSocket and is refused.
     let (status, _, _) = crate::support::http_get(server.api, "/mqtt").await;
     assert!(
