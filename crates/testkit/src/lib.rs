@@ -12,6 +12,8 @@
 
 #![warn(missing_docs)]
 
+pub mod mosquitto;
+pub mod process;
 pub mod raw;
 
 use std::net::SocketAddr;

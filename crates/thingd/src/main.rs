@@ -86,6 +86,20 @@ struct ServeArgs {
     /// Worker threads serving connections (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
+    /// The region in the ARNs thingd hands out and in its SigV4 scope.
+    #[arg(long, env = "THINGD_REGION", default_value = "us-east-1")]
+    region: String,
+    /// The 12-digit account id in the ARNs thingd hands out.
+    #[arg(long, env = "THINGD_ACCOUNT_ID", default_value = "000000000000", value_parser = parse_account_id)]
+    account_id: String,
+}
+
+fn parse_account_id(value: &str) -> Result<String, String> {
+    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value.to_owned())
+    } else {
+        Err("an AWS account id is 12 digits".to_owned())
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -164,6 +178,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     options.mqtt_tcp = args.mqtt_tcp.and_then(|l| l.0);
     options.api = args.api.0;
     options.hostnames = args.hostnames;
+    options.partition = thingd_registry::Partition {
+        region: args.region,
+        account: args.account_id,
+    };
     options.broker.max_packet_size = args.max_packet_size;
     options.broker.max_connections = args.max_connections;
     if args.aws_topic_limits {
