@@ -14,22 +14,21 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use thingd_registry::{
-    ArnKind, CaCertificate, CaStatus, Constraint, Inserted, MAX_TAGS, PageRequest, TAG_KEY,
-    TAG_VALUE, Tag, Timestamp,
-};
+use thingd_registry::{ArnKind, CaCertificate, CaStatus, Constraint, Inserted, Timestamp};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 
 use crate::certificates::{
     CERTIFICATE_PEM, ListQuery, all_ca_certificates, certificate_der, certificate_id_label,
-    encode_marker, is_signed_by, list_page, missing, not_in_enum, parse_certificate, stored_der,
-    validity_json,
+    certificate_list_json, is_signed_by, list_page, parse_certificate, stored_der, validity_json,
 };
 use crate::error::ApiError;
-use crate::extract::{AwsJson, AwsPath, AwsQuery, parse_bool};
+use crate::extract::{AwsJson, AwsPath, AwsQuery, missing, not_in_enum, parse_bool};
+use crate::paging::each_page;
 use crate::records::ca_certificate_record;
 use crate::state::ApiState;
+use crate::tags::{TagDto, remove_all_tags, tags_for_create};
+use crate::versioned::update_versioned;
 
 /// The routes of this family.
 pub(crate) fn routes() -> Router<ApiState> {
@@ -85,17 +84,8 @@ pub(crate) struct RegisterCaRequest {
     ca_certificate: Option<String>,
     verification_certificate: Option<String>,
     registration_config: Option<Map<String, Value>>,
-    tags: Option<Vec<TagJson>>,
+    tags: Option<Vec<TagDto>>,
     certificate_mode: Option<String>,
-}
-
-/// A `Tag` of the service model (PascalCase members).
-#[derive(Debug, Deserialize)]
-pub(crate) struct TagJson {
-    #[serde(rename = "Key")]
-    key: Option<String>,
-    #[serde(rename = "Value")]
-    value: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +119,14 @@ fn ca_arn(state: &ApiState, id: &str) -> String {
     state.partition.arn(ArnKind::CaCertificate, id)
 }
 
+async fn existing(state: &ApiState, id: &str) -> Result<CaCertificate, ApiError> {
+    state
+        .store
+        .ca_certificate(id)
+        .await?
+        .ok_or_else(|| not_found(id))
+}
+
 /// thingd does not implement just-in-time provisioning, so it refuses a provisioning template
 /// rather than accept one it would never run.
 fn refuse_registration_config(config: Option<&Map<String, Value>>) -> Result<(), ApiError> {
@@ -139,24 +137,6 @@ fn refuse_registration_config(config: Option<&Map<String, Value>>) -> Result<(),
         )),
         _ => Ok(()),
     }
-}
-
-fn checked_tags(tags: Vec<TagJson>) -> Result<Vec<Tag>, ApiError> {
-    if tags.len() > MAX_TAGS {
-        return Err(ApiError::invalid_request(format!(
-            "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member \
-             must have length less than or equal to {MAX_TAGS}"
-        )));
-    }
-    tags.into_iter()
-        .map(|tag| {
-            let key = tag.key.ok_or_else(|| missing("tags.member.key"))?;
-            let value = tag.value.unwrap_or_default();
-            TAG_KEY.check(&key)?;
-            TAG_VALUE.check(&value)?;
-            Ok(Tag { key, value })
-        })
-        .collect()
 }
 
 /// `GET /registrationcode`.
@@ -267,7 +247,8 @@ pub(crate) async fn register_ca_certificate(
         }
     };
     refuse_registration_config(request.registration_config.as_ref())?;
-    let tags = checked_tags(request.tags.unwrap_or_default())?;
+    // The same checks as every other Create* with tags (reserved `aws:` keys, 50 at most).
+    let tags = tags_for_create(request.tags.as_deref())?;
 
     let der = certificate_der("caCertificate", &pem)?;
     let certificate = parse_certificate("caCertificate", &der)?;
@@ -342,11 +323,7 @@ pub(crate) async fn describe_ca_certificate(
     AwsPath(id): AwsPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = certificate_id_label("caCertificateId", &id)?;
-    let ca = state
-        .store
-        .ca_certificate(&id)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let ca = existing(&state, &id).await?;
     Ok(Json(json!({
         "certificateDescription": {
             "certificateArn": ca_arn(&state, &ca.id),
@@ -394,37 +371,22 @@ pub(crate) async fn list_ca_certificates(
             })
         })
         .collect();
-    let mut body = json!({ "certificates": certificates });
-    if let Some(next) = page.next {
-        body["nextMarker"] = Value::from(encode_marker(&next));
-    }
-    Ok(Json(body))
+    Ok(Json(certificate_list_json(certificates, page.next)))
 }
 
 /// Announces every certificate registered under `ca_id` as revoked, so that their connections
 /// close: a certificate whose CA is not ACTIVE may not connect.
 async fn revoke_certificates_of(state: &ApiState, ca_id: &str) -> Result<(), ApiError> {
-    let mut after = None;
-    loop {
-        let page = state
-            .store
-            .list_certificates(
-                Some(ca_id),
-                &PageRequest {
-                    after,
-                    limit: 250,
-                    ascending: true,
-                },
-            )
-            .await?;
-        for certificate in &page.items {
-            state.events.certificate_revoked(&certificate.id);
-        }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(()),
-        }
-    }
+    each_page(
+        250,
+        |page| async move { state.store.list_certificates(Some(ca_id), &page).await },
+        |certificates| {
+            for certificate in &certificates {
+                state.events.certificate_revoked(&certificate.id);
+            }
+        },
+    )
+    .await
 }
 
 /// `PUT /cacertificate/{caCertificateId}?newStatus=&newAutoRegistrationStatus=`. Deactivating a
@@ -458,33 +420,28 @@ pub(crate) async fn update_ca_certificate(
     refuse_registration_config(request.registration_config.as_ref())?;
     // `removeAutoRegistration` removes the provisioning template, which thingd never has.
     let _ = request.remove_auto_registration;
-    loop {
-        let current = state
-            .store
-            .ca_certificate(&id)
-            .await?
-            .ok_or_else(|| not_found(&id))?;
-        let status = new_status.unwrap_or(current.status);
-        let auto_registration = new_auto_registration.unwrap_or(current.auto_registration);
-        if status == current.status && auto_registration == current.auto_registration {
-            break;
-        }
-        let updated = CaCertificate {
-            status,
-            auto_registration,
-            last_modified: Timestamp::now(),
-            version: current.version + 1,
-            generation_id: uuid::Uuid::new_v4().to_string(),
-            ..current.clone()
-        };
-        if state
-            .store
-            .replace_ca_certificate(&updated, current.version)
-            .await?
-        {
-            break;
-        }
-    }
+    let store = &state.store;
+    update_versioned(
+        None,
+        || existing(&state, &id),
+        |current: &CaCertificate| {
+            let status = new_status.unwrap_or(current.status);
+            let auto_registration = new_auto_registration.unwrap_or(current.auto_registration);
+            if status == current.status && auto_registration == current.auto_registration {
+                return Ok(None);
+            }
+            Ok(Some(CaCertificate {
+                status,
+                auto_registration,
+                last_modified: Timestamp::now(),
+                version: current.version + 1,
+                generation_id: uuid::Uuid::new_v4().to_string(),
+                ..current.clone()
+            }))
+        },
+        |updated, expected| async move { store.replace_ca_certificate(&updated, expected).await },
+    )
+    .await?;
     if new_status == Some(CaStatus::Inactive) {
         revoke_certificates_of(&state, &id).await?;
     }
@@ -499,11 +456,7 @@ pub(crate) async fn delete_ca_certificate(
     AwsPath(id): AwsPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = certificate_id_label("caCertificateId", &id)?;
-    let ca = state
-        .store
-        .ca_certificate(&id)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let ca = existing(&state, &id).await?;
     if ca.status == CaStatus::Active {
         return Err(ApiError::certificate_state(format!(
             "The CA certificate must be deactivated (INACTIVE) before deletion. Id: {id}"
@@ -512,21 +465,6 @@ pub(crate) async fn delete_ca_certificate(
     if !state.store.delete_ca_certificate(&id).await? {
         return Err(not_found(&id));
     }
-    let arn = ca_arn(&state, &id);
-    let tags = state
-        .store
-        .tags_of(
-            &arn,
-            &PageRequest {
-                after: None,
-                limit: 1000,
-                ascending: true,
-            },
-        )
-        .await?;
-    if !tags.items.is_empty() {
-        let keys: Vec<String> = tags.items.into_iter().map(|t| t.key).collect();
-        state.store.untag_resource(&arn, &keys).await?;
-    }
+    remove_all_tags(&state, &ca_arn(&state, &id)).await?;
     Ok(Json(json!({})))
 }

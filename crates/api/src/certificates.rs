@@ -22,9 +22,11 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 
 use crate::error::ApiError;
-use crate::extract::{AwsJson, AwsPath, AwsQuery, page_size, parse_bool};
+use crate::extract::{AwsJson, AwsPath, AwsQuery, missing, not_in_enum, page_size, parse_bool};
+use crate::paging::all_items;
 use crate::records::certificate_record;
 use crate::state::ApiState;
+use crate::versioned::update_versioned;
 
 /// The routes of this family.
 pub(crate) fn routes() -> Router<ApiState> {
@@ -141,22 +143,6 @@ pub(crate) struct DeleteCertificateQuery {
 // ---------------------------------------------------------------------------------------------
 // Helpers shared with the CA-certificate family.
 
-/// The error of a required member that is absent, in AWS's validation wording.
-pub(crate) fn missing(field: &str) -> ApiError {
-    ApiError::invalid_request(format!(
-        "1 validation error detected: Value null at '{field}' failed to satisfy constraint: \
-         Member must not be null"
-    ))
-}
-
-/// The error of a value outside an enumeration, in AWS's validation wording.
-pub(crate) fn not_in_enum(field: &str, value: &str, values: &str) -> ApiError {
-    ApiError::invalid_request(format!(
-        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: \
-         Member must satisfy enum value set: {values}"
-    ))
-}
-
 /// A certificate id from a path label: 64 hex digits, compared in lowercase (as ids are made).
 pub(crate) fn certificate_id_label(field: &str, id: &str) -> Result<String, ApiError> {
     CERTIFICATE_ID.check_as(field, id)?;
@@ -263,6 +249,16 @@ fn decode_marker(marker: &str) -> Result<String, ApiError> {
         })
 }
 
+/// The answer of ListCertificates, ListCertificatesByCA and ListCACertificates: the
+/// certificates, and the `nextMarker` of the next page if one follows.
+pub(crate) fn certificate_list_json(certificates: Vec<Value>, next: Option<String>) -> Value {
+    let mut body = json!({ "certificates": certificates });
+    if let Some(next) = next {
+        body["nextMarker"] = Value::from(encode_marker(&next));
+    }
+    body
+}
+
 /// `{notBefore, notAfter}`.
 pub(crate) fn validity_json(not_before: Timestamp, not_after: Timestamp) -> Value {
     json!({
@@ -273,29 +269,24 @@ pub(crate) fn validity_json(not_before: Timestamp, not_after: Timestamp) -> Valu
 
 /// Every registered CA certificate (there are few).
 pub(crate) async fn all_ca_certificates(state: &ApiState) -> Result<Vec<CaCertificate>, ApiError> {
-    let mut all = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state
-            .store
-            .list_ca_certificates(&PageRequest {
-                after,
-                limit: MAX_PAGE_SIZE,
-                ascending: true,
-            })
-            .await?;
-        all.extend(page.items);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(all),
-        }
-    }
+    all_items(MAX_PAGE_SIZE, |page| async move {
+        state.store.list_ca_certificates(&page).await
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
 
 fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("The certificate {id} does not exist."))
+}
+
+async fn existing(state: &ApiState, id: &str) -> Result<Certificate, ApiError> {
+    state
+        .store
+        .certificate(id)
+        .await?
+        .ok_or_else(|| not_found(id))
 }
 
 fn certificate_arn(state: &ApiState, id: &str) -> String {
@@ -363,10 +354,21 @@ fn registration_status(
     }
 }
 
-/// Stores a certificate thingd's CA just issued.
-async fn insert_issued(state: &ApiState, record: &Certificate) -> Result<(), ApiError> {
-    match state.store.insert_certificate(record).await? {
-        Inserted::Created => Ok(()),
+/// Registers a certificate thingd's CA just issued, ACTIVE if `active`, else INACTIVE.
+async fn insert_issued(
+    state: &ApiState,
+    active: bool,
+    pem: &str,
+    der: &[u8],
+) -> Result<Certificate, ApiError> {
+    let status = if active {
+        CertificateStatus::Active
+    } else {
+        CertificateStatus::Inactive
+    };
+    let record = certificate_record(pem, der, status, None)?;
+    match state.store.insert_certificate(&record).await? {
+        Inserted::Created => Ok(record),
         // A fresh key pair and a random serial number make this as good as impossible.
         Inserted::Exists(_) => Err(ApiError::internal(&format!(
             "a freshly issued certificate {} is registered already",
@@ -399,18 +401,13 @@ pub(crate) async fn create_keys_and_certificate(
         .ca
         .issue_client_certificate(ISSUED_COMMON_NAME)
         .map_err(|e| ApiError::internal(&e))?;
-    let status = if active {
-        CertificateStatus::Active
-    } else {
-        CertificateStatus::Inactive
-    };
-    let record = certificate_record(
+    let record = insert_issued(
+        &state,
+        active,
         &issued.certificate_pem,
         &issued.certificate_der,
-        status,
-        None,
-    )?;
-    insert_issued(&state, &record).await?;
+    )
+    .await?;
     Ok(Json(json!({
         "certificateArn": certificate_arn(&state, &record.id),
         "certificateId": record.id,
@@ -445,18 +442,13 @@ pub(crate) async fn create_certificate_from_csr(
         PkiError::Crypto { .. } | PkiError::Random => ApiError::internal(&e),
         other => ApiError::invalid_request(csr_problem(&other)),
     })?;
-    let status = if active {
-        CertificateStatus::Active
-    } else {
-        CertificateStatus::Inactive
-    };
-    let record = certificate_record(
+    let record = insert_issued(
+        &state,
+        active,
         &signed.certificate_pem,
         &signed.certificate_der,
-        status,
-        None,
-    )?;
-    insert_issued(&state, &record).await?;
+    )
+    .await?;
     Ok(Json(json!({
         "certificateArn": certificate_arn(&state, &record.id),
         "certificateId": record.id,
@@ -573,11 +565,7 @@ pub(crate) async fn describe_certificate(
     AwsPath(id): AwsPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = certificate_id_label("certificateId", &id)?;
-    let certificate = state
-        .store
-        .certificate(&id)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let certificate = existing(&state, &id).await?;
     let mode = certificate_mode(&thingd_ca_subject(&state), &certificate);
     let mut description = json!({
         "certificateArn": certificate_arn(&state, &certificate.id),
@@ -613,11 +601,7 @@ fn list_json(state: &ApiState, page: Page<Certificate>) -> Value {
             })
         })
         .collect();
-    let mut body = json!({ "certificates": certificates });
-    if let Some(next) = page.next {
-        body["nextMarker"] = Value::from(encode_marker(&next));
-    }
-    body
+    certificate_list_json(certificates, page.next)
 }
 
 /// `GET /certificates?pageSize=&marker=&isAscendingOrder=`: by creation date.
@@ -663,45 +647,39 @@ pub(crate) async fn update_certificate(
             "The status {new_status} is used internally by AWS IoT and cannot be set."
         )));
     }
-    loop {
-        let current = state
-            .store
-            .certificate(&id)
-            .await?
-            .ok_or_else(|| not_found(&id))?;
-        if current.status == new_status {
-            break;
-        }
-        match current.status {
-            CertificateStatus::Revoked => {
-                return Err(ApiError::certificate_state(format!(
-                    "A REVOKED certificate cannot change status. Id: {id}"
-                )));
+    let store = &state.store;
+    update_versioned(
+        None,
+        || existing(&state, &id),
+        |current: &Certificate| {
+            if current.status == new_status {
+                return Ok(None);
             }
-            CertificateStatus::PendingTransfer => {
-                return Err(ApiError::certificate_state(format!(
-                    "A certificate being transferred (PENDING_TRANSFER) cannot change status. \
-                     Id: {id}"
-                )));
+            match current.status {
+                CertificateStatus::Revoked => {
+                    return Err(ApiError::certificate_state(format!(
+                        "A REVOKED certificate cannot change status. Id: {id}"
+                    )));
+                }
+                CertificateStatus::PendingTransfer => {
+                    return Err(ApiError::certificate_state(format!(
+                        "A certificate being transferred (PENDING_TRANSFER) cannot change status. \
+                         Id: {id}"
+                    )));
+                }
+                _ => {}
             }
-            _ => {}
-        }
-        let updated = Certificate {
-            status: new_status,
-            last_modified: Timestamp::now(),
-            version: current.version + 1,
-            generation_id: uuid::Uuid::new_v4().to_string(),
-            ..current.clone()
-        };
-        if state
-            .store
-            .replace_certificate(&updated, current.version)
-            .await?
-        {
-            break;
-        }
-        // Changed meanwhile: read again and decide on the new state.
-    }
+            Ok(Some(Certificate {
+                status: new_status,
+                last_modified: Timestamp::now(),
+                version: current.version + 1,
+                generation_id: uuid::Uuid::new_v4().to_string(),
+                ..current.clone()
+            }))
+        },
+        |updated, expected| async move { store.replace_certificate(&updated, expected).await },
+    )
+    .await?;
     if new_status != CertificateStatus::Active {
         state.events.certificate_revoked(&id);
     }
@@ -718,11 +696,7 @@ pub(crate) async fn delete_certificate(
 ) -> Result<Json<Value>, ApiError> {
     let id = certificate_id_label("certificateId", &id)?;
     let _force = parse_bool("forceDelete", query.force_delete.as_deref())?.unwrap_or(false);
-    let certificate = state
-        .store
-        .certificate(&id)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let certificate = existing(&state, &id).await?;
     if certificate.status == CertificateStatus::Active {
         return Err(ApiError::certificate_state(format!(
             "Certificate must be deactivated (not ACTIVE) before deletion. Id: {id}"
@@ -731,14 +705,7 @@ pub(crate) async fn delete_certificate(
     let arn = certificate_arn(&state, &id);
     let things = state
         .store
-        .things_of_principal(
-            &arn,
-            &PageRequest {
-                after: None,
-                limit: 1,
-                ascending: true,
-            },
-        )
+        .things_of_principal(&arn, &PageRequest::ascending(None, 1))
         .await?;
     if !things.items.is_empty() {
         return Err(ApiError::delete_conflict(format!(

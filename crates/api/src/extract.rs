@@ -3,6 +3,7 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -61,6 +62,41 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for AwsPath
             .await
             .map(|axum::extract::Path(value)| AwsPath(value))
             .map_err(|e| ApiError::invalid_request(format!("The request path is not valid: {e}")))
+    }
+}
+
+/// The error of a required member that is absent, in AWS's validation wording.
+pub(crate) fn missing(field: &str) -> ApiError {
+    ApiError::invalid_request(format!(
+        "1 validation error detected: Value null at '{field}' failed to satisfy constraint: \
+         Member must not be null"
+    ))
+}
+
+/// The error of a value outside an enumeration, in AWS's validation wording.
+pub(crate) fn not_in_enum(field: &str, value: &str, values: &str) -> ApiError {
+    ApiError::invalid_request(format!(
+        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: \
+         Member must satisfy enum value set: {values}"
+    ))
+}
+
+/// The query of DeleteThing and DeleteThingGroup: `expectedVersion`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ExpectedVersionQuery {
+    expected_version: Option<String>,
+}
+
+impl ExpectedVersionQuery {
+    /// `expectedVersion`, if given: a number.
+    pub(crate) fn expected_version(&self) -> Result<Option<i64>, ApiError> {
+        match self.expected_version.as_deref() {
+            None => Ok(None),
+            Some(text) => text.parse::<i64>().map(Some).map_err(|_| {
+                ApiError::invalid_request(format!("expectedVersion must be a number, not {text:?}"))
+            }),
+        }
     }
 }
 

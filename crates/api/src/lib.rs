@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+mod attributes;
 mod auth;
 mod ca_certificates;
 mod certificates;
@@ -18,6 +19,7 @@ mod endpoint;
 mod error;
 mod extract;
 mod operations;
+mod paging;
 mod principals;
 pub mod records;
 mod state;
@@ -25,6 +27,7 @@ mod tags;
 mod thing_groups;
 mod thing_types;
 mod things;
+mod versioned;
 
 use axum::Router;
 

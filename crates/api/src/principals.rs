@@ -20,10 +20,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use thingd_registry::{Arn, ArnKind, CERTIFICATE_ID, Page, PageRequest, StoreError, THING_NAME};
 
-use crate::certificates::{missing, not_in_enum};
 use crate::error::ApiError;
-use crate::extract::{AwsPath, AwsQuery, page_size};
+use crate::extract::{AwsPath, AwsQuery, missing, not_in_enum, page_size};
+use crate::paging::{all_items, with_next_token};
 use crate::state::ApiState;
+use crate::things::existing_thing;
 
 /// The routes of this family.
 pub(crate) fn routes() -> Router<ApiState> {
@@ -84,18 +85,6 @@ fn parse_type(value: Option<&str>) -> Result<Option<bool>, ApiError> {
     }
 }
 
-fn thing_not_found(name: &str) -> ApiError {
-    ApiError::not_found(format!("Thing {name} cannot be found."))
-}
-
-async fn require_thing(state: &ApiState, name: &str) -> Result<(), ApiError> {
-    THING_NAME.check(name)?;
-    match state.store.thing(name).await? {
-        Some(_) => Ok(()),
-        None => Err(thing_not_found(name)),
-    }
-}
-
 /// A certificate principal from the `x-amzn-principal` header: its canonical ARN and its
 /// certificate id.
 fn certificate_principal(
@@ -140,26 +129,10 @@ async fn require_certificate(state: &ApiState, id: &str) -> Result<(), ApiError>
 
 /// Every (thing, exclusive) attachment of a principal.
 async fn all_things_of(state: &ApiState, principal: &str) -> Result<Vec<(String, bool)>, ApiError> {
-    let mut all = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state
-            .store
-            .things_of_principal(
-                principal,
-                &PageRequest {
-                    after,
-                    limit: 1000,
-                    ascending: true,
-                },
-            )
-            .await?;
-        all.extend(page.items);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(all),
-        }
-    }
+    all_items(1000, |page| async move {
+        state.store.things_of_principal(principal, &page).await
+    })
+    .await
 }
 
 /// `PUT /things/{thingName}/principals?thingPrincipalType=` with `x-amzn-principal`.
@@ -172,7 +145,7 @@ pub(crate) async fn attach_thing_principal(
     THING_NAME.check(&thing)?;
     let requested = parse_type(query.thing_principal_type.as_deref())?;
     let (principal, id) = certificate_principal(&state, &headers)?;
-    require_thing(&state, &thing).await?;
+    existing_thing(&state, &thing).await?;
     require_certificate(&state, &id).await?;
 
     let attachments = all_things_of(&state, &principal).await?;
@@ -226,38 +199,67 @@ pub(crate) async fn detach_thing_principal(
 ) -> Result<Json<Value>, ApiError> {
     THING_NAME.check(&thing)?;
     let (principal, _) = certificate_principal(&state, &headers)?;
-    require_thing(&state, &thing).await?;
+    existing_thing(&state, &thing).await?;
     state.store.detach_principal(&thing, &principal).await?;
     Ok(Json(json!({})))
 }
 
-/// One page of a list whose items pass `keep`: store pages are read until the page is full or
-/// the list ends, and the token is always the store's own.
-async fn filtered_page<T, F, Fut>(
-    first: Option<String>,
+/// `maxResults` of the principal lists.
+fn max_results(query: &ListQuery) -> Result<usize, ApiError> {
+    page_size(
+        "maxResults",
+        query.max_results.as_deref(),
+        MAX_RESULTS,
+        DEFAULT_MAX_RESULTS,
+    )
+}
+
+/// One page of a list of attachments (a thing or a principal, and whether it is exclusive),
+/// only those of the type `only` if given: store pages are read until the page is full or the
+/// list ends, and the token is always the store's own.
+async fn attachments<F, Fut>(
+    query: &ListQuery,
     limit: usize,
+    only: Option<bool>,
     mut fetch: F,
-    keep: impl Fn(&T) -> bool,
-) -> Result<Page<T>, ApiError>
+) -> Result<Page<(String, bool)>, ApiError>
 where
     F: FnMut(PageRequest) -> Fut,
-    Fut: std::future::Future<Output = Result<Page<T>, StoreError>>,
+    Fut: std::future::Future<Output = Result<Page<(String, bool)>, StoreError>>,
 {
     let mut items = Vec::new();
-    let mut after = first;
+    let mut after = query.next_token.clone();
     loop {
-        let page = fetch(PageRequest {
-            after,
-            limit: limit - items.len(),
-            ascending: true,
-        })
-        .await?;
-        items.extend(page.items.into_iter().filter(|item| keep(item)));
+        let page = fetch(PageRequest::ascending(after, limit - items.len())).await?;
+        items.extend(
+            page.items
+                .into_iter()
+                .filter(|(_, exclusive)| only.is_none_or(|only| only == *exclusive)),
+        );
         match page.next {
             Some(next) if items.len() < limit => after = Some(next),
             next => return Ok(Page { items, next }),
         }
     }
+}
+
+/// The answer of a first-version list: the names only, as `list`.
+fn names_json(list: &str, page: Page<(String, bool)>) -> Value {
+    let names: Vec<&str> = page.items.iter().map(|(name, _)| name.as_str()).collect();
+    with_next_token(json!({ list: names }), page.next)
+}
+
+/// The answer of a V2 list: objects with the name as `member` and the attachment's type, as
+/// `list`.
+fn objects_json(list: &str, member: &str, page: Page<(String, bool)>) -> Value {
+    let objects: Vec<Value> = page
+        .items
+        .iter()
+        .map(|(name, exclusive)| {
+            json!({ member: name, "thingPrincipalType": type_name(*exclusive) })
+        })
+        .collect();
+    with_next_token(json!({ list: objects }), page.next)
 }
 
 async fn thing_principals(
@@ -267,32 +269,17 @@ async fn thing_principals(
     only: Option<bool>,
 ) -> Result<Page<(String, bool)>, ApiError> {
     THING_NAME.check(thing)?;
-    let limit = page_size(
-        "maxResults",
-        query.max_results.as_deref(),
-        MAX_RESULTS,
-        DEFAULT_MAX_RESULTS,
-    )?;
+    let limit = max_results(query)?;
     if state.store.thing(thing).await?.is_none() {
         return Err(ApiError::not_found(format!(
             "Failed to list principals for thing {thing} because the thing does not exist in \
              your account"
         )));
     }
-    filtered_page(
-        query.next_token.clone(),
-        limit,
-        |page| async move { state.store.principals_of_thing(thing, &page).await },
-        |(_, exclusive)| only.is_none_or(|only| only == *exclusive),
-    )
+    attachments(query, limit, only, |page| async move {
+        state.store.principals_of_thing(thing, &page).await
+    })
     .await
-}
-
-fn with_token(mut body: Value, next: Option<String>) -> Value {
-    if let Some(next) = next {
-        body["nextToken"] = Value::from(next);
-    }
-    body
 }
 
 /// `GET /things/{thingName}/principals?nextToken=&maxResults=`.
@@ -302,11 +289,7 @@ pub(crate) async fn list_thing_principals(
     AwsQuery(query): AwsQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let page = thing_principals(&state, &thing, &query, None).await?;
-    let principals: Vec<&str> = page.items.iter().map(|(p, _)| p.as_str()).collect();
-    Ok(Json(with_token(
-        json!({ "principals": principals }),
-        page.next,
-    )))
+    Ok(Json(names_json("principals", page)))
 }
 
 /// `GET /things/{thingName}/principals-v2?nextToken=&maxResults=&thingPrincipalType=`.
@@ -317,16 +300,10 @@ pub(crate) async fn list_thing_principals_v2(
 ) -> Result<Json<Value>, ApiError> {
     let only = parse_type(query.thing_principal_type.as_deref())?;
     let page = thing_principals(&state, &thing, &query, only).await?;
-    let objects: Vec<Value> = page
-        .items
-        .iter()
-        .map(|(principal, exclusive)| {
-            json!({ "principal": principal, "thingPrincipalType": type_name(*exclusive) })
-        })
-        .collect();
-    Ok(Json(with_token(
-        json!({ "thingPrincipalObjects": objects }),
-        page.next,
+    Ok(Json(objects_json(
+        "thingPrincipalObjects",
+        "principal",
+        page,
     )))
 }
 
@@ -336,21 +313,13 @@ async fn principal_things(
     query: &ListQuery,
     only: Option<bool>,
 ) -> Result<Page<(String, bool)>, ApiError> {
-    let limit = page_size(
-        "maxResults",
-        query.max_results.as_deref(),
-        MAX_RESULTS,
-        DEFAULT_MAX_RESULTS,
-    )?;
+    let limit = max_results(query)?;
     let (principal, id) = certificate_principal(state, headers)?;
     require_certificate(state, &id).await?;
     let principal = principal.as_str();
-    filtered_page(
-        query.next_token.clone(),
-        limit,
-        |page| async move { state.store.things_of_principal(principal, &page).await },
-        |(_, exclusive)| only.is_none_or(|only| only == *exclusive),
-    )
+    attachments(query, limit, only, |page| async move {
+        state.store.things_of_principal(principal, &page).await
+    })
     .await
 }
 
@@ -361,8 +330,7 @@ pub(crate) async fn list_principal_things(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let page = principal_things(&state, &headers, &query, None).await?;
-    let things: Vec<&str> = page.items.iter().map(|(t, _)| t.as_str()).collect();
-    Ok(Json(with_token(json!({ "things": things }), page.next)))
+    Ok(Json(names_json("things", page)))
 }
 
 /// `GET /principals/things-v2?nextToken=&maxResults=&thingPrincipalType=` with
@@ -374,15 +342,9 @@ pub(crate) async fn list_principal_things_v2(
 ) -> Result<Json<Value>, ApiError> {
     let only = parse_type(query.thing_principal_type.as_deref())?;
     let page = principal_things(&state, &headers, &query, only).await?;
-    let objects: Vec<Value> = page
-        .items
-        .iter()
-        .map(|(thing, exclusive)| {
-            json!({ "thingName": thing, "thingPrincipalType": type_name(*exclusive) })
-        })
-        .collect();
-    Ok(Json(with_token(
-        json!({ "principalThingObjects": objects }),
-        page.next,
+    Ok(Json(objects_json(
+        "principalThingObjects",
+        "thingName",
+        page,
     )))
 }

@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use thingd_registry::{Arn, ArnKind, MAX_TAGS, PageRequest, TAG_KEY, TAG_VALUE, Tag};
 
 use crate::error::ApiError;
-use crate::extract::{AwsJson, AwsQuery};
+use crate::extract::{AwsJson, AwsQuery, missing};
+use crate::paging::all_items;
 use crate::state::ApiState;
 
 /// The routes of this family.
@@ -71,14 +72,6 @@ pub(crate) struct ListTagsResponse {
 /// ListTagsForResource has no `maxResults`; a resource holds at most [`MAX_TAGS`] tags, so one
 /// page normally holds them all.
 const TAGS_PAGE: usize = MAX_TAGS;
-
-/// The message of a required member that is absent, in the service's wording.
-pub(crate) fn missing(field: &str) -> ApiError {
-    ApiError::invalid_request(format!(
-        "1 validation error detected: Value null at '{field}' failed to satisfy constraint: \
-         Member must not be null"
-    ))
-}
 
 /// AWS reserves the `aws:` prefix for its own tags: users may not set or remove them.
 fn check_not_reserved(key: &str) -> Result<(), ApiError> {
@@ -133,26 +126,11 @@ pub(crate) async fn store_tags(state: &ApiState, arn: &str, tags: &[Tag]) -> Res
 
 /// Every tag of a resource, in key order.
 async fn all_tags(state: &ApiState, arn: &str) -> Result<Vec<Tag>, ApiError> {
-    let mut tags = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state
-            .store
-            .tags_of(
-                arn,
-                &PageRequest {
-                    after,
-                    limit: 1000,
-                    ascending: true,
-                },
-            )
-            .await?;
-        tags.extend(page.items);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(tags),
-        }
-    }
+    all_items(
+        1000,
+        |page| async move { state.store.tags_of(arn, &page).await },
+    )
+    .await
 }
 
 /// Removes every tag of a deleted resource: tags are kept by ARN, so a resource created later
@@ -248,11 +226,7 @@ pub(crate) async fn list_tags_for_resource(
         .store
         .tags_of(
             &arn.to_string(),
-            &PageRequest {
-                after: query.next_token,
-                limit: TAGS_PAGE,
-                ascending: true,
-            },
+            &PageRequest::ascending(query.next_token, TAGS_PAGE),
         )
         .await?;
     Ok(Json(ListTagsResponse {

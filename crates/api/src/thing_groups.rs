@@ -14,15 +14,20 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thingd_registry::{
-    ATTRIBUTE_NAME, ATTRIBUTE_VALUE, Arn, ArnKind, Attributes, DESCRIPTION, Inserted,
-    MAX_GROUP_ATTRIBUTES, MAX_GROUP_DEPTH, MAX_GROUPS_PER_THING, PageRequest, THING_GROUP_NAME,
-    THING_NAME, ThingGroup, Timestamp,
+    Arn, ArnKind, Attributes, DESCRIPTION, Inserted, MAX_GROUP_ATTRIBUTES, MAX_GROUP_DEPTH,
+    MAX_GROUPS_PER_THING, PageRequest, THING_GROUP_NAME, THING_NAME, ThingGroup, Timestamp,
 };
 
+use crate::attributes::{AttributePayload, check_attributes};
 use crate::error::ApiError;
-use crate::extract::{AwsJson, AwsPath, AwsQuery, page_size, parse_bool};
+use crate::extract::{
+    AwsJson, AwsPath, AwsQuery, ExpectedVersionQuery, missing, page_size, parse_bool,
+};
+use crate::paging::all_items;
 use crate::state::ApiState;
-use crate::tags::{TagDto, missing, remove_all_tags, store_tags, tags_for_create};
+use crate::tags::{TagDto, remove_all_tags, store_tags, tags_for_create};
+use crate::things::{existing_thing, thing_not_found};
+use crate::versioned::update_versioned;
 
 /// Direct children one group may have (AWS IoT: 100).
 const MAX_CHILD_GROUPS: usize = 100;
@@ -61,14 +66,6 @@ pub(crate) fn routes() -> Router<ApiState> {
         )
 }
 
-/// `AttributePayload` of a group's properties.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct AttributePayload {
-    attributes: Option<Attributes>,
-    merge: Option<bool>,
-}
-
 /// `ThingGroupProperties`, in requests.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -90,12 +87,6 @@ pub(crate) struct CreateThingGroupRequest {
 pub(crate) struct UpdateThingGroupRequest {
     thing_group_properties: Option<ThingGroupPropertiesInput>,
     expected_version: Option<i64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct DeleteThingGroupQuery {
-    expected_version: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -224,10 +215,6 @@ fn not_found(name: &str) -> ApiError {
     ApiError::not_found(format!("Thing group {name} cannot be found."))
 }
 
-fn thing_not_found(name: &str) -> ApiError {
-    ApiError::not_found(format!("Thing {name} cannot be found."))
-}
-
 fn version_conflict(name: &str) -> ApiError {
     ApiError::version_conflict(format!(
         "The version for thing group {name} does not match the expected version."
@@ -239,25 +226,6 @@ fn name_and_arn(state: &ApiState, name: String) -> GroupNameAndArn {
         group_arn: state.partition.arn(ArnKind::ThingGroup, &name),
         group_name: name,
     }
-}
-
-fn first_page(limit: usize, after: Option<String>) -> PageRequest {
-    PageRequest {
-        after,
-        limit,
-        ascending: true,
-    }
-}
-
-fn check_attributes(attributes: &Attributes) -> Result<(), ApiError> {
-    for (name, value) in attributes {
-        ATTRIBUTE_NAME.check_as("thingGroupProperties.attributePayload.attributes", name)?;
-        ATTRIBUTE_VALUE.check_as(
-            &format!("thingGroupProperties.attributePayload.attributes.{name}"),
-            value,
-        )?;
-    }
-    Ok(())
 }
 
 fn check_attribute_count(attributes: &Attributes) -> Result<(), ApiError> {
@@ -280,7 +248,10 @@ fn check_properties(properties: &ThingGroupPropertiesInput) -> Result<(), ApiErr
         .as_ref()
         .and_then(|p| p.attributes.as_ref())
     {
-        check_attributes(attributes)?;
+        check_attributes(
+            "thingGroupProperties.attributePayload.attributes",
+            attributes,
+        )?;
     }
     Ok(())
 }
@@ -467,46 +438,26 @@ pub(crate) async fn update_thing_group(
         .ok_or_else(|| missing("thingGroupProperties"))?;
     check_properties(&properties)?;
     let payload = properties.attribute_payload.unwrap_or_default();
-    // Read, change, and write back only if nobody changed it meanwhile; retried when a
-    // concurrent update wins and the caller did not ask for a specific version.
-    loop {
-        let current = existing(&state, &name).await?;
-        if request
+    let store = &state.store;
+    let updated = update_versioned(
+        request
             .expected_version
-            .is_some_and(|expected| expected != current.version)
-        {
-            return Err(version_conflict(&name));
-        }
-        let mut updated = current.clone();
-        if let Some(description) = &properties.thing_group_description {
-            updated.description = Some(description.clone());
-        }
-        if let Some(attributes) = &payload.attributes {
-            if payload.merge.unwrap_or(false) {
-                for (key, value) in attributes {
-                    if value.is_empty() {
-                        updated.attributes.remove(key);
-                    } else {
-                        updated.attributes.insert(key.clone(), value.clone());
-                    }
-                }
-            } else {
-                updated.attributes = attributes.clone();
+            .map(|expected| (expected, version_conflict(&name))),
+        || existing(&state, &name),
+        |current: &ThingGroup| {
+            let mut updated = current.clone();
+            if let Some(description) = &properties.thing_group_description {
+                updated.description = Some(description.clone());
             }
-        }
-        check_attribute_count(&updated.attributes)?;
-        updated.version = current.version + 1;
-        if state
-            .store
-            .replace_thing_group(&updated, current.version)
-            .await?
-        {
-            return Ok(Json(json!({ "version": updated.version })));
-        }
-        if request.expected_version.is_some() {
-            return Err(version_conflict(&name));
-        }
-    }
+            payload.apply_to(&mut updated.attributes);
+            check_attribute_count(&updated.attributes)?;
+            updated.version = current.version + 1;
+            Ok(Some(updated))
+        },
+        |updated, expected| async move { store.replace_thing_group(&updated, expected).await },
+    )
+    .await?;
+    Ok(Json(json!({ "version": updated.version })))
 }
 
 /// `DELETE /thing-groups/{thingGroupName}`: deleting a group that does not exist succeeds; one
@@ -514,15 +465,10 @@ pub(crate) async fn update_thing_group(
 pub(crate) async fn delete_thing_group(
     State(state): State<ApiState>,
     AwsPath(name): AwsPath<String>,
-    AwsQuery(query): AwsQuery<DeleteThingGroupQuery>,
+    AwsQuery(query): AwsQuery<ExpectedVersionQuery>,
 ) -> Result<Json<Value>, ApiError> {
     THING_GROUP_NAME.check(&name)?;
-    let expected = match query.expected_version.as_deref() {
-        None => None,
-        Some(text) => Some(text.parse::<i64>().map_err(|_| {
-            ApiError::invalid_request(format!("expectedVersion must be a number, not {text:?}"))
-        })?),
-    };
+    let expected = query.expected_version()?;
     let Some(current) = state.store.thing_group(&name).await? else {
         return Ok(Json(json!({})));
     };
@@ -565,7 +511,7 @@ pub(crate) async fn list_thing_groups(
                 query.parent_group.as_deref(),
                 query.name_prefix_filter.as_deref(),
                 recursive.unwrap_or(false),
-                &first_page(limit, after),
+                &PageRequest::ascending(after, limit),
             )
             .await?;
         // The store lists every group when there is no parent, so root groups are picked from
@@ -614,11 +560,7 @@ async fn thing_named(
     arn: Option<String>,
 ) -> Result<String, ApiError> {
     let name = resolve(state, name, arn, ArnKind::Thing, "thingName", "thingArn")?;
-    THING_NAME.check(&name)?;
-    match state.store.thing(&name).await? {
-        Some(thing) => Ok(thing.name),
-        None => Err(thing_not_found(&name)),
-    }
+    Ok(existing_thing(state, &name).await?.name)
 }
 
 /// The name a request gives by name or by ARN.
@@ -660,19 +602,11 @@ fn resolve(
 
 /// The direct groups of a thing (at most [`MAX_GROUPS_PER_THING`], so one page).
 async fn groups_of(state: &ApiState, thing: &str) -> Result<BTreeSet<String>, ApiError> {
-    let mut groups = BTreeSet::new();
-    let mut after = None;
-    loop {
-        let page = state
-            .store
-            .groups_of_thing(thing, &first_page(1000, after))
-            .await?;
-        groups.extend(page.items);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(groups),
-        }
-    }
+    let groups = all_items(1000, |page| async move {
+        state.store.groups_of_thing(thing, &page).await
+    })
+    .await?;
+    Ok(groups.into_iter().collect())
 }
 
 /// Checks that a thing may be in all of `groups` (at most [`MAX_GROUPS_PER_THING`], no two of
@@ -711,13 +645,22 @@ async fn check_memberships(
     Ok(())
 }
 
+/// The group and the thing of a membership request; both must exist.
+async fn membership(
+    state: &ApiState,
+    request: MembershipRequest,
+) -> Result<(ThingGroup, String), ApiError> {
+    let group = group_named(state, request.thing_group_name, request.thing_group_arn).await?;
+    let thing = thing_named(state, request.thing_name, request.thing_arn).await?;
+    Ok((group, thing))
+}
+
 /// `PUT /thing-groups/addThingToThingGroup`: adding a thing to a group it is in succeeds.
 pub(crate) async fn add_thing_to_thing_group(
     State(state): State<ApiState>,
     AwsJson(request): AwsJson<MembershipRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let group = group_named(&state, request.thing_group_name, request.thing_group_arn).await?;
-    let thing = thing_named(&state, request.thing_name, request.thing_arn).await?;
+    let (group, thing) = membership(&state, request).await?;
     let mut groups = groups_of(&state, &thing).await?;
     if groups.insert(group.name.clone()) {
         let added = BTreeSet::from([group.name.clone()]);
@@ -733,8 +676,7 @@ pub(crate) async fn remove_thing_from_thing_group(
     State(state): State<ApiState>,
     AwsJson(request): AwsJson<MembershipRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let group = group_named(&state, request.thing_group_name, request.thing_group_arn).await?;
-    let thing = thing_named(&state, request.thing_name, request.thing_arn).await?;
+    let (group, thing) = membership(&state, request).await?;
     state
         .store
         .remove_thing_from_group(&group.name, &thing)
@@ -800,7 +742,11 @@ pub(crate) async fn list_things_in_thing_group(
     existing(&state, &name).await?;
     let page = state
         .store
-        .things_in_group(&name, recursive, &first_page(limit, query.next_token))
+        .things_in_group(
+            &name,
+            recursive,
+            &PageRequest::ascending(query.next_token, limit),
+        )
         .await?;
     Ok(Json(ListThingsInThingGroupResponse {
         things: page.items,
@@ -821,7 +767,7 @@ pub(crate) async fn list_thing_groups_for_thing(
     }
     let page = state
         .store
-        .groups_of_thing(&thing, &first_page(limit, query.next_token))
+        .groups_of_thing(&thing, &PageRequest::ascending(query.next_token, limit))
         .await?;
     Ok(Json(GroupListResponse {
         thing_groups: page

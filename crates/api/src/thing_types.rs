@@ -201,6 +201,15 @@ async fn existing(state: &ApiState, name: &str) -> Result<ThingType, ApiError> {
         .ok_or_else(|| not_found(name))
 }
 
+/// Stores a changed thing type; it must still exist.
+async fn replace(state: &ApiState, thing_type: &ThingType) -> Result<(), ApiError> {
+    if state.store.replace_thing_type(thing_type).await? {
+        Ok(())
+    } else {
+        Err(not_found(&thing_type.name))
+    }
+}
+
 /// `POST /thing-types/{thingTypeName}`: creates a thing type; creating it again with the same
 /// properties returns it, with other properties is `ResourceAlreadyExistsException`.
 pub(crate) async fn create_thing_type(
@@ -271,11 +280,7 @@ pub(crate) async fn list_thing_types(
         .store
         .list_thing_types(
             query.thing_type_name.as_deref(),
-            &PageRequest {
-                after: query.next_token,
-                limit,
-                ascending: true,
-            },
+            &PageRequest::ascending(query.next_token, limit),
         )
         .await?;
     Ok(Json(ListThingTypesResponse {
@@ -304,9 +309,7 @@ pub(crate) async fn update_thing_type(
     if let Some(attributes) = properties.searchable_attributes {
         thing_type.searchable_attributes = attributes;
     }
-    if !state.store.replace_thing_type(&thing_type).await? {
-        return Err(not_found(&name));
-    }
+    replace(&state, &thing_type).await?;
     Ok(Json(json!({})))
 }
 
@@ -327,9 +330,7 @@ pub(crate) async fn deprecate_thing_type(
     };
     if thing_type.deprecated != deprecated {
         thing_type.deprecated = deprecated;
-        if !state.store.replace_thing_type(&thing_type).await? {
-            return Err(not_found(&name));
-        }
+        replace(&state, &thing_type).await?;
     }
     Ok(Json(json!({})))
 }

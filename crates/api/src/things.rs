@@ -6,14 +6,18 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thingd_registry::{
-    ATTRIBUTE_NAME, ATTRIBUTE_VALUE, ArnKind, Attributes, Inserted, MAX_ATTRIBUTES_WITH_TYPE,
+    ATTRIBUTE_NAME, ArnKind, Attributes, Inserted, MAX_ATTRIBUTES_WITH_TYPE,
     MAX_ATTRIBUTES_WITHOUT_TYPE, PageRequest, THING_NAME, THING_TYPE_NAME, Thing, ThingFilter,
     Timestamp,
 };
 
+use crate::attributes::{AttributePayload, check_attributes};
 use crate::error::ApiError;
-use crate::extract::{AwsJson, AwsPath, AwsQuery, page_size, parse_bool};
+use crate::extract::{AwsJson, AwsPath, AwsQuery, ExpectedVersionQuery, page_size, parse_bool};
+use crate::paging::with_next_token;
 use crate::state::ApiState;
+use crate::tags::remove_all_tags;
+use crate::versioned::update_versioned;
 
 /// The routes of this family.
 pub(crate) fn routes() -> Router<ApiState> {
@@ -24,16 +28,6 @@ pub(crate) fn routes() -> Router<ApiState> {
             .patch(update_thing)
             .delete(delete_thing),
     )
-}
-
-/// `attributePayload` of CreateThing and UpdateThing.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct AttributePayload {
-    #[serde(default)]
-    attributes: Option<Attributes>,
-    #[serde(default)]
-    merge: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,12 +57,6 @@ pub(crate) struct UpdateThingRequest {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct DeleteThingQuery {
-    expected_version: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub(crate) struct ListThingsQuery {
     next_token: Option<String>,
     max_results: Option<String>,
@@ -78,16 +66,27 @@ pub(crate) struct ListThingsQuery {
     use_prefix_attribute_value: Option<String>,
 }
 
-fn not_found(name: &str) -> ApiError {
+/// The member that holds a thing's attributes, in messages.
+const ATTRIBUTES_FIELD: &str = "attributePayload.attributes";
+
+pub(crate) fn thing_not_found(name: &str) -> ApiError {
     ApiError::not_found(format!("Thing {name} cannot be found."))
 }
 
-fn check_attributes(attributes: &Attributes) -> Result<(), ApiError> {
-    for (name, value) in attributes {
-        ATTRIBUTE_NAME.check_as("attributePayload.attributes", name)?;
-        ATTRIBUTE_VALUE.check_as(&format!("attributePayload.attributes.{name}"), value)?;
-    }
-    Ok(())
+/// The thing with this name, which is checked first.
+pub(crate) async fn existing_thing(state: &ApiState, name: &str) -> Result<Thing, ApiError> {
+    THING_NAME.check(name)?;
+    state
+        .store
+        .thing(name)
+        .await?
+        .ok_or_else(|| thing_not_found(name))
+}
+
+fn version_conflict(name: &str) -> ApiError {
+    ApiError::version_conflict(format!(
+        "The version for thing {name} does not match the expected version."
+    ))
 }
 
 fn check_attribute_count(attributes: &Attributes, typed: bool) -> Result<(), ApiError> {
@@ -124,11 +123,10 @@ async fn usable_thing_type(state: &ApiState, name: &str) -> Result<(), ApiError>
     }
 }
 
-pub(crate) fn thing_json(state: &ApiState, thing: &Thing) -> Value {
+/// A thing as ListThings lists it (`ThingAttribute`).
+fn thing_summary_json(state: &ApiState, thing: &Thing) -> Value {
     let mut value = json!({
-        "defaultClientId": thing.name,
         "thingName": thing.name,
-        "thingId": thing.id,
         "thingArn": state.partition.arn(ArnKind::Thing, &thing.name),
         "attributes": thing.attributes,
         "version": thing.version,
@@ -136,6 +134,14 @@ pub(crate) fn thing_json(state: &ApiState, thing: &Thing) -> Value {
     if let Some(thing_type) = &thing.thing_type {
         value["thingTypeName"] = Value::from(thing_type.as_str());
     }
+    value
+}
+
+/// A thing as DescribeThing answers it.
+pub(crate) fn thing_json(state: &ApiState, thing: &Thing) -> Value {
+    let mut value = thing_summary_json(state, thing);
+    value["defaultClientId"] = Value::from(thing.name.as_str());
+    value["thingId"] = Value::from(thing.id.as_str());
     value
 }
 
@@ -159,7 +165,7 @@ pub(crate) async fn create_thing(
         .attribute_payload
         .and_then(|p| p.attributes)
         .unwrap_or_default();
-    check_attributes(&attributes)?;
+    check_attributes(ATTRIBUTES_FIELD, &attributes)?;
     check_attribute_count(&attributes, request.thing_type_name.is_some())?;
     let thing = Thing {
         name: name.clone(),
@@ -198,12 +204,7 @@ pub(crate) async fn describe_thing(
     State(state): State<ApiState>,
     AwsPath(name): AwsPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    THING_NAME.check(&name)?;
-    let thing = state
-        .store
-        .thing(&name)
-        .await?
-        .ok_or_else(|| not_found(&name))?;
+    let thing = existing_thing(&state, &name).await?;
     Ok(Json(thing_json(&state, &thing)))
 }
 
@@ -227,54 +228,30 @@ pub(crate) async fn update_thing(
     let payload = request.attribute_payload.unwrap_or_default();
     if let Some(attributes) = &payload.attributes {
         // With merge, an empty value removes the attribute, so it is allowed here.
-        check_attributes(attributes)?;
+        check_attributes(ATTRIBUTES_FIELD, attributes)?;
     }
-    // Read, change, and write back only if nobody changed it meanwhile; retried when a
-    // concurrent update wins and the caller did not ask for a specific version.
-    loop {
-        let current = state
-            .store
-            .thing(&name)
-            .await?
-            .ok_or_else(|| not_found(&name))?;
-        if request
+    let store = &state.store;
+    update_versioned(
+        request
             .expected_version
-            .is_some_and(|expected| expected != current.version)
-        {
-            return Err(ApiError::version_conflict(format!(
-                "The version for thing {name} does not match the expected version."
-            )));
-        }
-        let mut updated = current.clone();
-        if remove_type {
-            updated.thing_type = None;
-        } else if let Some(thing_type) = &request.thing_type_name {
-            updated.thing_type = Some(thing_type.clone());
-        }
-        if let Some(attributes) = &payload.attributes {
-            if payload.merge.unwrap_or(false) {
-                for (key, value) in attributes {
-                    if value.is_empty() {
-                        updated.attributes.remove(key);
-                    } else {
-                        updated.attributes.insert(key.clone(), value.clone());
-                    }
-                }
-            } else {
-                updated.attributes = attributes.clone();
+            .map(|expected| (expected, version_conflict(&name))),
+        || existing_thing(&state, &name),
+        |current: &Thing| {
+            let mut updated = current.clone();
+            if remove_type {
+                updated.thing_type = None;
+            } else if let Some(thing_type) = &request.thing_type_name {
+                updated.thing_type = Some(thing_type.clone());
             }
-        }
-        check_attribute_count(&updated.attributes, updated.thing_type.is_some())?;
-        updated.version = current.version + 1;
-        if state.store.replace_thing(&updated, current.version).await? {
-            return Ok(Json(json!({})));
-        }
-        if request.expected_version.is_some() {
-            return Err(ApiError::version_conflict(format!(
-                "The version for thing {name} does not match the expected version."
-            )));
-        }
-    }
+            payload.apply_to(&mut updated.attributes);
+            check_attribute_count(&updated.attributes, updated.thing_type.is_some())?;
+            updated.version = current.version + 1;
+            Ok(Some(updated))
+        },
+        |updated, expected| async move { store.replace_thing(&updated, expected).await },
+    )
+    .await?;
+    Ok(Json(json!({})))
 }
 
 /// `DELETE /things/{thingName}`: deleting a thing that does not exist succeeds; one with
@@ -282,33 +259,19 @@ pub(crate) async fn update_thing(
 pub(crate) async fn delete_thing(
     State(state): State<ApiState>,
     AwsPath(name): AwsPath<String>,
-    AwsQuery(query): AwsQuery<DeleteThingQuery>,
+    AwsQuery(query): AwsQuery<ExpectedVersionQuery>,
 ) -> Result<Json<Value>, ApiError> {
     THING_NAME.check(&name)?;
-    let expected = match query.expected_version.as_deref() {
-        None => None,
-        Some(text) => Some(text.parse::<i64>().map_err(|_| {
-            ApiError::invalid_request(format!("expectedVersion must be a number, not {text:?}"))
-        })?),
-    };
+    let expected = query.expected_version()?;
     let Some(current) = state.store.thing(&name).await? else {
         return Ok(Json(json!({})));
     };
     if expected.is_some_and(|e| e != current.version) {
-        return Err(ApiError::version_conflict(format!(
-            "The version for thing {name} does not match the expected version."
-        )));
+        return Err(version_conflict(&name));
     }
     let principals = state
         .store
-        .principals_of_thing(
-            &name,
-            &PageRequest {
-                after: None,
-                limit: 1,
-                ascending: true,
-            },
-        )
+        .principals_of_thing(&name, &PageRequest::ascending(None, 1))
         .await?;
     if !principals.items.is_empty() {
         return Err(ApiError::invalid_request(format!(
@@ -316,22 +279,7 @@ pub(crate) async fn delete_thing(
         )));
     }
     state.store.delete_thing(&name).await?;
-    let arn = state.partition.arn(ArnKind::Thing, &name);
-    let tags = state
-        .store
-        .tags_of(
-            &arn,
-            &PageRequest {
-                after: None,
-                limit: 1000,
-                ascending: true,
-            },
-        )
-        .await?;
-    if !tags.items.is_empty() {
-        let keys: Vec<String> = tags.items.into_iter().map(|t| t.key).collect();
-        state.store.untag_resource(&arn, &keys).await?;
-    }
+    remove_all_tags(&state, &state.partition.arn(ArnKind::Thing, &name)).await?;
     Ok(Json(json!({})))
 }
 
@@ -365,34 +313,15 @@ pub(crate) async fn list_things(
     };
     let page = state
         .store
-        .list_things(
-            &filter,
-            &PageRequest {
-                after: query.next_token,
-                limit,
-                ascending: true,
-            },
-        )
+        .list_things(&filter, &PageRequest::ascending(query.next_token, limit))
         .await?;
     let things: Vec<Value> = page
         .items
         .iter()
-        .map(|thing| {
-            let mut value = json!({
-                "thingName": thing.name,
-                "thingArn": state.partition.arn(ArnKind::Thing, &thing.name),
-                "attributes": thing.attributes,
-                "version": thing.version,
-            });
-            if let Some(thing_type) = &thing.thing_type {
-                value["thingTypeName"] = Value::from(thing_type.as_str());
-            }
-            value
-        })
+        .map(|thing| thing_summary_json(&state, thing))
         .collect();
-    let mut body = json!({ "things": things });
-    if let Some(next) = page.next {
-        body["nextToken"] = Value::from(next);
-    }
-    Ok(Json(body))
+    Ok(Json(with_next_token(
+        json!({ "things": things }),
+        page.next,
+    )))
 }

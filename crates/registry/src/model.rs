@@ -250,6 +250,18 @@ pub struct PageRequest {
     pub ascending: bool,
 }
 
+impl PageRequest {
+    /// At most `limit` items in ascending key order, after the token `after` (from the first
+    /// without one).
+    pub fn ascending(after: Option<String>, limit: usize) -> Self {
+        PageRequest {
+            after,
+            limit,
+            ascending: true,
+        }
+    }
+}
+
 /// One page of results.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page<T> {

@@ -2,11 +2,17 @@
 //! ListCACertificates, UpdateCACertificate and DeleteCACertificate.
 
 use rcgen::KeyPair;
-use serde_json::json;
+use serde_json::{Value, json};
 use thingd_registry::{PageRequest, Tag};
 
-use crate::certificates::{TestCa, create_certificate, id_of, register_active_ca, walk};
-use crate::harness::TestApi;
+use crate::certificates::{
+    TestCa, create_certificate, describe, described, id_of, register_active_ca,
+    register_certificate, set_status, walk,
+};
+use crate::harness::{
+    Answer, CERTIFICATE_STATE, CERTIFICATE_VALIDATION, INVALID_REQUEST, LIMIT_EXCEEDED, NOT_FOUND,
+    TestApi,
+};
 
 async fn code(api: &TestApi) -> String {
     api.get("/registrationcode").await.ok()["registrationCode"]
@@ -29,6 +35,16 @@ async fn tags(api: &TestApi, arn: &str) -> Vec<Tag> {
         .await
         .unwrap()
         .items
+}
+
+/// RegisterCACertificate with `body`.
+async fn register(api: &TestApi, body: Value) -> Answer {
+    api.post("/cacertificate", body).await
+}
+
+/// A RegisterCACertificate request for `pem` in SNI_ONLY mode, which needs no verification.
+fn sni_only(pem: &str) -> Value {
+    json!({"caCertificate": pem, "certificateMode": "SNI_ONLY"})
 }
 
 #[tokio::test]
@@ -100,10 +116,9 @@ async fn register_describe_and_list_a_ca_certificate() {
     );
     assert!(description.get("caCertificateId").is_none());
 
-    let answer = api.post("/cacertificate", body).await;
-    assert_eq!(answer.body["resourceId"], id);
-    assert_eq!(answer.body["resourceArn"], arn);
-    answer.error("ResourceAlreadyExistsException", 409);
+    api.post("/cacertificate", body)
+        .await
+        .already_exists(id.as_str(), arn.as_str());
 
     let active = TestCa::new("Active Root");
     let body = json!({"caCertificate": active.pem, "verificationCertificate": active.verification(&code(&api).await)});
@@ -114,18 +129,10 @@ async fn register_describe_and_list_a_ca_certificate() {
         )
         .await
         .ok();
-    let description = api
-        .get(&format!(
-            "/cacertificate/{}",
-            registered["certificateId"].as_str().unwrap()
-        ))
-        .await
-        .ok();
-    assert_eq!(description["certificateDescription"]["status"], "ACTIVE");
-    assert_eq!(
-        description["certificateDescription"]["autoRegistrationStatus"],
-        "ENABLE"
-    );
+    let active_id = registered["certificateId"].as_str().unwrap();
+    let description = described(&api, &format!("/cacertificate/{active_id}")).await;
+    assert_eq!(description["status"], "ACTIVE");
+    assert_eq!(description["autoRegistrationStatus"], "ENABLE");
 
     let listed = api.get("/cacertificates?isAscendingOrder=true").await.ok();
     assert_eq!(listed["certificates"].as_array().unwrap().len(), 2);
@@ -145,12 +152,11 @@ async fn register_describe_and_list_a_ca_certificate() {
     );
     api.get("/cacertificates?templateName=bad%20name")
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
 }
 
 async fn description_creation(api: &TestApi, id: &str) -> serde_json::Value {
-    api.get(&format!("/cacertificate/{id}")).await.ok()["certificateDescription"]["creationDate"]
-        .clone()
+    described(api, &format!("/cacertificate/{id}")).await["creationDate"].clone()
 }
 
 #[tokio::test]
@@ -158,46 +164,42 @@ async fn the_verification_certificate_proves_the_key_and_the_code() {
     let api = TestApi::new().await;
     let ca = TestCa::new("Acme Root");
     let code = code(&api).await;
-
-    let message = api
-        .post("/cacertificate", json!({"caCertificate": ca.pem}))
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(
-        message.contains("verificationCertificate is required"),
-        "{message}"
-    );
-    let message = api
-        .post("/cacertificate", json!({"caCertificate": ca.pem, "verificationCertificate": ca.verification("0123abcd")}))
-        .await
-        .error("RegistrationCodeValidationException", 400);
-    assert!(message.contains(&code), "{message}");
     let impostor = TestCa::new("Acme Root");
-    let message = api
-        .post("/cacertificate", json!({"caCertificate": ca.pem, "verificationCertificate": impostor.verification(&code)}))
-        .await
-        .error("CertificateValidationException", 400);
-    assert!(
-        message.contains("not signed by the CA certificate"),
-        "{message}"
-    );
-    api.post(
-        "/cacertificate",
-        json!({"caCertificate": ca.pem, "verificationCertificate": "garbage"}),
-    )
-    .await
-    .error("CertificateValidationException", 400);
-    let message = api
-        .post("/cacertificate", json!({"caCertificate": ca.pem, "verificationCertificate": ca.verification(&code), "certificateMode": "SNI_ONLY"}))
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("SNI_ONLY"), "{message}");
-    api.post(
-        "/cacertificate",
-        json!({"caCertificate": ca.pem, "certificateMode": "OTHER"}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
+    // (request, error, a part of the message)
+    for (body, error, says) in [
+        (
+            json!({"caCertificate": ca.pem}),
+            INVALID_REQUEST,
+            "verificationCertificate is required",
+        ),
+        (
+            json!({"caCertificate": ca.pem, "verificationCertificate": ca.verification("0123abcd")}),
+            ("RegistrationCodeValidationException", 400),
+            code.as_str(),
+        ),
+        (
+            json!({"caCertificate": ca.pem, "verificationCertificate": impostor.verification(&code)}),
+            CERTIFICATE_VALIDATION,
+            "not signed by the CA certificate",
+        ),
+        (
+            json!({"caCertificate": ca.pem, "verificationCertificate": "garbage"}),
+            CERTIFICATE_VALIDATION,
+            "",
+        ),
+        (
+            json!({"caCertificate": ca.pem, "verificationCertificate": ca.verification(&code), "certificateMode": "SNI_ONLY"}),
+            INVALID_REQUEST,
+            "SNI_ONLY",
+        ),
+        (
+            json!({"caCertificate": ca.pem, "certificateMode": "OTHER"}),
+            INVALID_REQUEST,
+            "",
+        ),
+    ] {
+        register(&api, body).await.error_saying(error, says);
+    }
     assert_eq!(
         api.get("/cacertificates").await.ok(),
         json!({"certificates": []}),
@@ -205,12 +207,7 @@ async fn the_verification_certificate_proves_the_key_and_the_code() {
     );
 
     // SNI_ONLY needs no verification.
-    api.post(
-        "/cacertificate",
-        json!({"caCertificate": ca.pem, "certificateMode": "SNI_ONLY"}),
-    )
-    .await
-    .ok();
+    register(&api, sni_only(&ca.pem)).await.ok();
 }
 
 #[tokio::test]
@@ -219,44 +216,52 @@ async fn only_ca_certificates_can_be_registered() {
     let ca = TestCa::new("Acme Root");
     let code = code(&api).await;
     let leaf = ca.issue("not-a-ca");
-    let message = api
-        .post(
+    // (path, request, error, a part of the message)
+    for (path, body, error, says) in [
+        (
             "/cacertificate",
             json!({"caCertificate": leaf, "verificationCertificate": ca.verification(&code)}),
-        )
-        .await
-        .error("CertificateValidationException", 400);
-    assert!(message.contains("CA:TRUE"), "{message}");
-    let message = api
-        .post(
+            CERTIFICATE_VALIDATION,
+            "CA:TRUE",
+        ),
+        (
             "/cacertificate",
-            json!({"caCertificate": "junk", "certificateMode": "SNI_ONLY"}),
-        )
-        .await
-        .error("CertificateValidationException", 400);
-    assert!(message.contains("caCertificate"), "{message}");
-    api.post("/cacertificate", json!({}))
-        .await
-        .error("InvalidRequestException", 400);
-    let message = api
-        .post("/cacertificate", json!({"caCertificate": ca.pem, "certificateMode": "SNI_ONLY", "registrationConfig": {"templateBody": "{}"}}))
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("just-in-time provisioning"), "{message}");
-    let message = api
-        .post("/cacertificate", json!({"caCertificate": ca.pem, "certificateMode": "SNI_ONLY", "tags": [{"Key": "a b!"}]}))
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("tags.member.key"), "{message}");
-    api.post(
-        "/cacertificate?setAsActive=1",
-        json!({"caCertificate": ca.pem, "certificateMode": "SNI_ONLY"}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
+            sni_only("junk"),
+            CERTIFICATE_VALIDATION,
+            "caCertificate",
+        ),
+        ("/cacertificate", json!({}), INVALID_REQUEST, ""),
+        (
+            "/cacertificate",
+            json!({"caCertificate": ca.pem, "certificateMode": "SNI_ONLY", "registrationConfig": {"templateBody": "{}"}}),
+            INVALID_REQUEST,
+            "just-in-time provisioning",
+        ),
+        (
+            "/cacertificate",
+            json!({"caCertificate": ca.pem, "certificateMode": "SNI_ONLY", "tags": [{"Key": "a b!"}]}),
+            INVALID_REQUEST,
+            "tags.member.Key",
+        ),
+        (
+            // The same tag rules as every other Create*: `aws:` keys are AWS's.
+            "/cacertificate",
+            json!({"caCertificate": ca.pem, "certificateMode": "SNI_ONLY", "tags": [{"Key": "aws:owner", "Value": "x"}]}),
+            INVALID_REQUEST,
+            "reserved",
+        ),
+        (
+            "/cacertificate?setAsActive=1",
+            sni_only(&ca.pem),
+            INVALID_REQUEST,
+            "",
+        ),
+    ] {
+        api.post(path, body).await.error_saying(error, says);
+    }
     // An empty registrationConfig is no template.
-    api.post(
-        "/cacertificate",
+    register(
+        &api,
         json!({"caCertificate": ca.pem, "certificateMode": "SNI_ONLY", "registrationConfig": {}}),
     )
     .await
@@ -268,27 +273,14 @@ async fn at_most_ten_ca_certificates_share_a_subject() {
     let api = TestApi::new().await;
     for _ in 0..10 {
         let ca = TestCa::new("Popular Root");
-        api.post(
-            "/cacertificate",
-            json!({"caCertificate": ca.pem, "certificateMode": "SNI_ONLY"}),
-        )
-        .await
-        .ok();
+        register(&api, sni_only(&ca.pem)).await.ok();
     }
     let ca = TestCa::new("Popular Root");
-    api.post(
-        "/cacertificate",
-        json!({"caCertificate": ca.pem, "certificateMode": "SNI_ONLY"}),
-    )
-    .await
-    .error("LimitExceededException", 410);
+    register(&api, sni_only(&ca.pem))
+        .await
+        .error(LIMIT_EXCEEDED);
     let other = TestCa::new("Another Root");
-    api.post(
-        "/cacertificate",
-        json!({"caCertificate": other.pem, "certificateMode": "SNI_ONLY"}),
-    )
-    .await
-    .ok();
+    register(&api, sni_only(&other.pem)).await.ok();
 }
 
 #[tokio::test]
@@ -301,25 +293,17 @@ async fn cas_with_the_same_subject_and_key_must_be_named() {
     let one_id = register_active_ca(&api, &one).await;
     register_active_ca(&api, &two).await;
     let device = one.issue("device");
-    let message = api
-        .post("/certificate/register", json!({"certificatePem": device}))
+    register_certificate(&api, json!({"certificatePem": device}))
         .await
-        .error("CertificateConflictException", 409);
-    assert!(message.contains("caCertificatePem"), "{message}");
-    api.post(
-        "/certificate/register",
+        .error_saying(("CertificateConflictException", 409), "caCertificatePem");
+    register_certificate(
+        &api,
         json!({"certificatePem": device, "caCertificatePem": one.pem}),
     )
     .await
     .ok();
-    let description = api
-        .get(&format!("/certificates/{}", id_of(&device)))
-        .await
-        .ok();
-    assert_eq!(
-        description["certificateDescription"]["caCertificateId"],
-        one_id
-    );
+    let description = describe(&api, &id_of(&device)).await;
+    assert_eq!(description["caCertificateId"], one_id);
 }
 
 #[tokio::test]
@@ -328,13 +312,7 @@ async fn list_ca_certificates_pages_with_markers_both_ways() {
     let mut expected = Vec::new();
     for i in 0..5 {
         let ca = TestCa::new(&format!("Root {i}"));
-        let id = api
-            .post(
-                "/cacertificate",
-                json!({"caCertificate": ca.pem, "certificateMode": "SNI_ONLY"}),
-            )
-            .await
-            .ok()["certificateId"]
+        let id = register(&api, sni_only(&ca.pem)).await.ok()["certificateId"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -359,10 +337,10 @@ async fn list_ca_certificates_pages_with_markers_both_ways() {
     );
     api.get("/cacertificates?pageSize=0")
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
     api.get("/cacertificates?marker=%3F")
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
 }
 
 #[tokio::test]
@@ -373,36 +351,29 @@ async fn deactivating_a_ca_closes_the_connections_of_its_certificates() {
     let mut signed = Vec::new();
     for i in 0..3 {
         let pem = ca.issue(&format!("device-{i}"));
-        api.post(
-            "/certificate/register",
-            json!({"certificatePem": pem, "status": "ACTIVE"}),
-        )
-        .await
-        .ok();
+        register_certificate(&api, json!({"certificatePem": pem, "status": "ACTIVE"}))
+            .await
+            .ok();
         signed.push(id_of(&pem));
     }
     create_certificate(&api, true).await;
     let path = format!("/cacertificate/{ca_id}");
 
-    api.put(
-        &format!("{path}?newAutoRegistrationStatus=ENABLE"),
-        json!({}),
-    )
-    .await
-    .ok();
-    let description = api.get(&path).await.ok()["certificateDescription"].clone();
+    api.put_empty(&format!("{path}?newAutoRegistrationStatus=ENABLE"))
+        .await
+        .ok();
+    let description = described(&api, &path).await;
     assert_eq!(description["autoRegistrationStatus"], "ENABLE");
     assert_eq!(description["status"], "ACTIVE");
     assert_eq!(description["customerVersion"], 2);
     assert!(api.events.revoked.lock().unwrap().is_empty());
 
-    api.put(
-        &format!("{path}?newStatus=INACTIVE&newAutoRegistrationStatus=DISABLE"),
-        json!({}),
-    )
+    api.put_empty(&format!(
+        "{path}?newStatus=INACTIVE&newAutoRegistrationStatus=DISABLE"
+    ))
     .await
     .ok();
-    let description = api.get(&path).await.ok()["certificateDescription"].clone();
+    let description = described(&api, &path).await;
     assert_eq!(description["status"], "INACTIVE");
     assert_eq!(description["autoRegistrationStatus"], "DISABLE");
     assert_eq!(description["customerVersion"], 3);
@@ -412,42 +383,28 @@ async fn deactivating_a_ca_closes_the_connections_of_its_certificates() {
     assert_eq!(revoked, signed, "exactly the CA's certificates");
 
     // Unchanged: idempotent, no new version.
-    api.put(&path, json!({})).await.ok();
-    assert_eq!(
-        api.get(&path).await.ok()["certificateDescription"]["customerVersion"],
-        3
-    );
-    api.put(&format!("{path}?newStatus=ACTIVE"), json!({}))
-        .await
-        .ok();
-    assert_eq!(
-        api.get(&path).await.ok()["certificateDescription"]["status"],
-        "ACTIVE"
-    );
+    api.put_empty(&path).await.ok();
+    assert_eq!(described(&api, &path).await["customerVersion"], 3);
+    set_status(&api, &path, "ACTIVE").await.ok();
+    assert_eq!(described(&api, &path).await["status"], "ACTIVE");
 
-    let message = api
-        .put(&format!("{path}?newStatus=REVOKED"), json!({}))
+    set_status(&api, &path, "REVOKED")
         .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("[ACTIVE, INACTIVE]"), "{message}");
-    api.put(&format!("{path}?newAutoRegistrationStatus=YES"), json!({}))
+        .error_saying(INVALID_REQUEST, "[ACTIVE, INACTIVE]");
+    api.put_empty(&format!("{path}?newAutoRegistrationStatus=YES"))
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
     api.put(&path, json!({"registrationConfig": {"templateName": "t"}}))
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
     api.put(&path, json!({"removeAutoRegistration": true}))
         .await
         .ok();
-    api.put(
-        &format!("/cacertificate/{}?newStatus=ACTIVE", "0".repeat(64)),
-        json!({}),
-    )
-    .await
-    .error("ResourceNotFoundException", 404);
-    api.put("/cacertificate/xyz?newStatus=ACTIVE", json!({}))
+    let unknown = format!("/cacertificate/{}", "0".repeat(64));
+    set_status(&api, &unknown, "ACTIVE").await.error(NOT_FOUND);
+    set_status(&api, "/cacertificate/xyz", "ACTIVE")
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
 }
 
 #[tokio::test]
@@ -468,7 +425,7 @@ async fn delete_ca_certificate_requires_inactive_and_keeps_its_certificates() {
         .await
         .unwrap();
     let device = ca.issue("device");
-    api.post("/certificate/register", json!({"certificatePem": device}))
+    register_certificate(&api, json!({"certificatePem": device}))
         .await
         .ok();
     let path = format!("/cacertificate/{ca_id}");
@@ -476,19 +433,12 @@ async fn delete_ca_certificate_requires_inactive_and_keeps_its_certificates() {
     let message = api
         .delete(&path)
         .await
-        .error("CertificateStateException", 406);
-    assert!(
-        message.contains("INACTIVE") && message.contains(&ca_id),
-        "{message}"
-    );
-    api.put(&format!("{path}?newStatus=INACTIVE"), json!({}))
-        .await
-        .ok();
+        .error_saying(CERTIFICATE_STATE, "INACTIVE");
+    assert!(message.contains(&ca_id), "{message}");
+    set_status(&api, &path, "INACTIVE").await.ok();
     api.delete(&path).await.ok();
-    api.get(&path).await.error("ResourceNotFoundException", 404);
-    api.delete(&path)
-        .await
-        .error("ResourceNotFoundException", 404);
+    api.get(&path).await.error(NOT_FOUND);
+    api.delete(&path).await.error(NOT_FOUND);
     assert!(tags(&api, &arn).await.is_empty(), "its tags went with it");
     assert_eq!(
         api.get("/cacertificates").await.ok(),
@@ -496,14 +446,8 @@ async fn delete_ca_certificate_requires_inactive_and_keeps_its_certificates() {
     );
 
     // The certificate it signed stays registered, still naming it.
-    let description = api
-        .get(&format!("/certificates/{}", id_of(&device)))
-        .await
-        .ok();
-    assert_eq!(
-        description["certificateDescription"]["caCertificateId"],
-        ca_id
-    );
+    let description = describe(&api, &id_of(&device)).await;
+    assert_eq!(description["caCertificateId"], ca_id);
     // Registering the CA again brings its certificates back under it.
     register_active_ca(&api, &ca).await;
     assert_eq!(

@@ -3,7 +3,7 @@
 //! UpdateCertificate and DeleteCertificate; and the X.509 helpers the CA-certificate and
 //! principal tests share.
 
-use axum::http::Method;
+use crate::principals::{attach, detach};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SerialNumber,
@@ -11,7 +11,10 @@ use rcgen::{
 use serde_json::{Value, json};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::harness::TestApi;
+use crate::harness::{
+    ALREADY_EXISTS, Answer, CERTIFICATE_STATE, CERTIFICATE_VALIDATION, INVALID_REQUEST, NOT_FOUND,
+    TestApi,
+};
 
 // ---------------------------------------------------------------------------------------------
 // X.509 helpers.
@@ -121,6 +124,27 @@ pub(crate) async fn create_certificate(api: &TestApi, active: bool) -> Value {
     .ok()
 }
 
+/// RegisterCertificate with `body`.
+pub(crate) async fn register_certificate(api: &TestApi, body: Value) -> Answer {
+    api.post("/certificate/register", body).await
+}
+
+/// DescribeCertificate's `certificateDescription` of the certificate `id`.
+pub(crate) async fn describe(api: &TestApi, id: &str) -> Value {
+    described(api, &format!("/certificates/{id}")).await
+}
+
+/// The `certificateDescription` that GET `path` answers (DescribeCertificate or
+/// DescribeCACertificate).
+pub(crate) async fn described(api: &TestApi, path: &str) -> Value {
+    api.get(path).await.ok()["certificateDescription"].clone()
+}
+
+/// UpdateCertificate or UpdateCACertificate of the certificate at `path` to `status`.
+pub(crate) async fn set_status(api: &TestApi, path: &str, status: &str) -> Answer {
+    api.put_empty(&format!("{path}?newStatus={status}")).await
+}
+
 fn revoked(api: &TestApi) -> Vec<String> {
     api.events.revoked.lock().unwrap().clone()
 }
@@ -168,8 +192,7 @@ async fn create_keys_and_certificate_issues_from_thingd_ca() {
         cert.public_key().subject_public_key.data.as_ref()
     );
 
-    let description =
-        api.get(&format!("/certificates/{id}")).await.ok()["certificateDescription"].clone();
+    let description = describe(&api, id).await;
     assert_eq!(description["certificateId"], id);
     assert_eq!(description["certificateArn"], created["certificateArn"]);
     assert_eq!(description["status"], "ACTIVE");
@@ -192,17 +215,11 @@ async fn create_keys_and_certificate_issues_from_thingd_ca() {
     assert!(description.get("transferData").is_none());
 
     let inactive = api.post("/keys-and-certificate", json!({})).await.ok();
-    let description = api
-        .get(&format!(
-            "/certificates/{}",
-            inactive["certificateId"].as_str().unwrap()
-        ))
-        .await
-        .ok();
-    assert_eq!(description["certificateDescription"]["status"], "INACTIVE");
+    let description = describe(&api, inactive["certificateId"].as_str().unwrap()).await;
+    assert_eq!(description["status"], "INACTIVE");
     api.post("/keys-and-certificate?setAsActive=yes", json!({}))
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
 }
 
 #[tokio::test]
@@ -226,19 +243,13 @@ async fn create_certificate_from_csr_signs_the_request() {
         rcgen::PublicKeyData::der_bytes(&key)
     );
     let id = created["certificateId"].as_str().unwrap();
-    assert_eq!(
-        api.get(&format!("/certificates/{id}")).await.ok()["certificateDescription"]["status"],
-        "ACTIVE"
-    );
+    assert_eq!(describe(&api, id).await["status"], "ACTIVE");
 
     // The same CSR again: a distinct certificate, INACTIVE by default.
     let again = api.post("/certificates", request).await.ok();
     assert_ne!(again["certificateId"], created["certificateId"]);
     let again_id = again["certificateId"].as_str().unwrap();
-    assert_eq!(
-        api.get(&format!("/certificates/{again_id}")).await.ok()["certificateDescription"]["status"],
-        "INACTIVE"
-    );
+    assert_eq!(describe(&api, again_id).await["status"], "INACTIVE");
 }
 
 #[tokio::test]
@@ -247,63 +258,29 @@ async fn bad_csrs_are_invalid_requests_naming_the_problem() {
     let message = api
         .post("/certificates", json!({}))
         .await
-        .error("InvalidRequestException", 400);
-    assert!(
-        message.contains("'certificateSigningRequest'") && message.contains("must not be null"),
-        "{message}"
-    );
-
-    let message = api
-        .post(
-            "/certificates",
-            json!({"certificateSigningRequest": "hello"}),
-        )
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("CERTIFICATE REQUEST"), "{message}");
-
-    let message = api
-        .post(
-            "/certificates",
-            json!({"certificateSigningRequest": api.state.ca.ca_pem()}),
-        )
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(
-        message.contains("found a \"CERTIFICATE\" block instead"),
-        "{message}"
-    );
-
+        .error_saying(INVALID_REQUEST, "'certificateSigningRequest'");
+    assert!(message.contains("must not be null"), "{message}");
     let ed25519 = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-    let message = api
-        .post(
+    let junk = "-----BEGIN CERTIFICATE REQUEST-----\nMAMCAQA=\n-----END CERTIFICATE REQUEST-----\n";
+    // (certificateSigningRequest, a part of the message)
+    for (request, says) in [
+        (json!("hello"), "CERTIFICATE REQUEST"),
+        (
+            json!(api.state.ca.ca_pem()),
+            "found a \"CERTIFICATE\" block instead",
+        ),
+        (json!(csr(&ed25519, "edwards")), "is not supported"),
+        (json!(junk), "not a valid PKCS#10 certification request"),
+        (json!("A".repeat(4097)), "less than or equal to 4096"),
+        (json!(5), ""),
+    ] {
+        api.post(
             "/certificates",
-            json!({"certificateSigningRequest": csr(&ed25519, "edwards")}),
+            json!({ "certificateSigningRequest": request }),
         )
         .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("is not supported"), "{message}");
-
-    let junk = "-----BEGIN CERTIFICATE REQUEST-----\nMAMCAQA=\n-----END CERTIFICATE REQUEST-----\n";
-    let message = api
-        .post("/certificates", json!({"certificateSigningRequest": junk}))
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(
-        message.contains("not a valid PKCS#10 certification request"),
-        "{message}"
-    );
-
-    let long = "A".repeat(4097);
-    let message = api
-        .post("/certificates", json!({"certificateSigningRequest": long}))
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("less than or equal to 4096"), "{message}");
-
-    api.post("/certificates", json!({"certificateSigningRequest": 5}))
-        .await
-        .error("InvalidRequestException", 400);
+        .error_saying(INVALID_REQUEST, says);
+    }
     let listed = api.get("/certificates").await.ok();
     assert_eq!(listed["certificates"], json!([]), "nothing was registered");
 }
@@ -314,59 +291,42 @@ async fn register_certificate_requires_a_registered_active_ca() {
     let ca = TestCa::new("Acme Root");
     let device = ca.issue("device-1");
 
-    let message = api
-        .post("/certificate/register", json!({"certificatePem": device}))
+    register_certificate(&api, json!({"certificatePem": device}))
         .await
-        .error("CertificateValidationException", 400);
-    assert!(
-        message.contains("not signed by a registered CA certificate"),
-        "{message}"
-    );
+        .error_saying(
+            CERTIFICATE_VALIDATION,
+            "not signed by a registered CA certificate",
+        );
 
     let ca_id = register_active_ca(&api, &ca).await;
-    api.put(
-        &format!("/cacertificate/{ca_id}?newStatus=INACTIVE"),
-        json!({}),
-    )
-    .await
-    .ok();
-    let message = api
-        .post("/certificate/register", json!({"certificatePem": device}))
-        .await
-        .error("CertificateStateException", 406);
-    assert!(message.contains("not ACTIVE"), "{message}");
-    api.put(
-        &format!("/cacertificate/{ca_id}?newStatus=ACTIVE"),
-        json!({}),
-    )
-    .await
-    .ok();
-
-    let registered = api
-        .post(
-            "/certificate/register",
-            json!({"certificatePem": device, "status": "ACTIVE"}),
-        )
+    set_status(&api, &format!("/cacertificate/{ca_id}"), "INACTIVE")
         .await
         .ok();
+    register_certificate(&api, json!({"certificatePem": device}))
+        .await
+        .error_saying(CERTIFICATE_STATE, "not ACTIVE");
+    set_status(&api, &format!("/cacertificate/{ca_id}"), "ACTIVE")
+        .await
+        .ok();
+
+    let registered =
+        register_certificate(&api, json!({"certificatePem": device, "status": "ACTIVE"}))
+            .await
+            .ok();
     let id = id_of(&device);
     assert_eq!(
         registered,
         json!({"certificateArn": format!("arn:aws:iot:us-east-1:123456789012:cert/{id}"), "certificateId": id})
     );
-    let description =
-        api.get(&format!("/certificates/{id}")).await.ok()["certificateDescription"].clone();
+    let description = describe(&api, &id).await;
     assert_eq!(description["caCertificateId"], ca_id);
     assert_eq!(description["status"], "ACTIVE");
     assert_eq!(description["certificatePem"], device);
     assert_eq!(description["certificateMode"], "DEFAULT");
 
-    let answer = api
-        .post("/certificate/register", json!({"certificatePem": device}))
-        .await;
-    assert_eq!(answer.body["resourceId"], id);
-    assert_eq!(answer.body["resourceArn"], registered["certificateArn"]);
-    let message = answer.error("ResourceAlreadyExistsException", 409);
+    let message = register_certificate(&api, json!({"certificatePem": device}))
+        .await
+        .already_exists(id.as_str(), registered["certificateArn"].clone());
     assert_eq!(
         message,
         "The certificate is already provisioned or registered"
@@ -375,25 +335,21 @@ async fn register_certificate_requires_a_registered_active_ca() {
     // Naming the CA: it must be registered, and the one that signed the certificate.
     let second = ca.issue("device-2");
     let other = TestCa::new("Other Root");
-    let message = api
-        .post(
-            "/certificate/register",
-            json!({"certificatePem": second, "caCertificatePem": other.pem}),
-        )
-        .await
-        .error("CertificateValidationException", 400);
-    assert!(message.contains("is not registered"), "{message}");
+    register_certificate(
+        &api,
+        json!({"certificatePem": second, "caCertificatePem": other.pem}),
+    )
+    .await
+    .error_saying(CERTIFICATE_VALIDATION, "is not registered");
     register_active_ca(&api, &other).await;
-    let message = api
-        .post(
-            "/certificate/register",
-            json!({"certificatePem": second, "caCertificatePem": other.pem}),
-        )
-        .await
-        .error("CertificateValidationException", 400);
-    assert!(
-        message.contains("not signed by the CA certificate in caCertificatePem"),
-        "{message}"
+    register_certificate(
+        &api,
+        json!({"certificatePem": second, "caCertificatePem": other.pem}),
+    )
+    .await
+    .error_saying(
+        CERTIFICATE_VALIDATION,
+        "not signed by the CA certificate in caCertificatePem",
     );
     api.post(
         "/certificate/register?setAsActive=true",
@@ -401,18 +357,12 @@ async fn register_certificate_requires_a_registered_active_ca() {
     )
     .await
     .ok();
-    let description = api
-        .get(&format!("/certificates/{}", id_of(&second)))
-        .await
-        .ok();
+    let description = describe(&api, &id_of(&second)).await;
     assert_eq!(
-        description["certificateDescription"]["status"], "ACTIVE",
+        description["status"], "ACTIVE",
         "the deprecated setAsActive"
     );
-    assert_eq!(
-        description["certificateDescription"]["caCertificateId"],
-        ca_id
-    );
+    assert_eq!(description["caCertificateId"], ca_id);
 }
 
 #[tokio::test]
@@ -422,88 +372,69 @@ async fn register_certificate_validates_pem_and_status() {
     register_active_ca(&api, &ca).await;
     let device = ca.issue("device");
 
-    api.post("/certificate/register", json!({}))
-        .await
-        .error("InvalidRequestException", 400);
-    let message = api
-        .post(
-            "/certificate/register",
-            json!({"certificatePem": "not a pem"}),
-        )
-        .await
-        .error("CertificateValidationException", 400);
-    assert!(message.contains("certificatePem"), "{message}");
     let junk = "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n";
-    let message = api
-        .post("/certificate/register", json!({"certificatePem": junk}))
-        .await
-        .error("CertificateValidationException", 400);
-    assert!(message.contains("cannot be parsed as X.509"), "{message}");
     let key = KeyPair::generate().unwrap();
-    let message = api
-        .post(
-            "/certificate/register",
+    let register = "/certificate/register";
+    // (path, request, error, a part of the message)
+    for (path, body, error, says) in [
+        (register, json!({}), INVALID_REQUEST, ""),
+        (
+            register,
+            json!({"certificatePem": "not a pem"}),
+            CERTIFICATE_VALIDATION,
+            "certificatePem",
+        ),
+        (
+            register,
+            json!({"certificatePem": junk}),
+            CERTIFICATE_VALIDATION,
+            "cannot be parsed as X.509",
+        ),
+        (
+            register,
             json!({"certificatePem": csr(&key, "x")}),
-        )
-        .await
-        .error("CertificateValidationException", 400);
-    assert!(message.contains("CERTIFICATE REQUEST"), "{message}");
-    api.post(
-        "/certificate/register",
-        json!({"certificatePem": device, "caCertificatePem": "junk"}),
-    )
-    .await
-    .error("CertificateValidationException", 400);
-
-    let message = api
-        .post(
-            "/certificate/register",
+            CERTIFICATE_VALIDATION,
+            "CERTIFICATE REQUEST",
+        ),
+        (
+            register,
+            json!({"certificatePem": device, "caCertificatePem": "junk"}),
+            CERTIFICATE_VALIDATION,
+            "",
+        ),
+        (
+            register,
             json!({"certificatePem": device, "status": "PENDING_ACTIVATION"}),
-        )
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("PENDING_ACTIVATION"), "{message}");
-    let message = api
-        .post(
-            "/certificate/register",
+            INVALID_REQUEST,
+            "PENDING_ACTIVATION",
+        ),
+        (
+            register,
             json!({"certificatePem": device, "status": "BOGUS"}),
-        )
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(
-        message.contains("Member must satisfy enum value set"),
-        "{message}"
-    );
-    api.post(
-        "/certificate/register?setAsActive=true",
-        json!({"certificatePem": device, "status": "INACTIVE"}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
+            INVALID_REQUEST,
+            "Member must satisfy enum value set",
+        ),
+        (
+            "/certificate/register?setAsActive=true",
+            json!({"certificatePem": device, "status": "INACTIVE"}),
+            INVALID_REQUEST,
+            "",
+        ),
+    ] {
+        api.post(path, body).await.error_saying(error, says);
+    }
 
-    api.post(
-        "/certificate/register",
-        json!({"certificatePem": device, "status": "REVOKED"}),
-    )
-    .await
-    .ok();
-    let description = api
-        .get(&format!("/certificates/{}", id_of(&device)))
+    register_certificate(&api, json!({"certificatePem": device, "status": "REVOKED"}))
         .await
         .ok();
-    assert_eq!(description["certificateDescription"]["status"], "REVOKED");
+    let description = describe(&api, &id_of(&device)).await;
+    assert_eq!(description["status"], "REVOKED");
     let other = ca.issue("other");
-    api.post("/certificate/register", json!({"certificatePem": other}))
+    register_certificate(&api, json!({"certificatePem": other}))
         .await
         .ok();
-    let description = api
-        .get(&format!("/certificates/{}", id_of(&other)))
-        .await
-        .ok();
-    assert_eq!(
-        description["certificateDescription"]["status"], "INACTIVE",
-        "the default"
-    );
+    let description = describe(&api, &id_of(&other)).await;
+    assert_eq!(description["status"], "INACTIVE", "the default");
 }
 
 #[tokio::test]
@@ -512,20 +443,15 @@ async fn certificates_thingd_issued_can_be_registered_again_after_deletion() {
     let created = create_certificate(&api, false).await;
     let id = created["certificateId"].as_str().unwrap();
     let pem = created["certificatePem"].as_str().unwrap();
-    api.post("/certificate/register", json!({"certificatePem": pem}))
+    register_certificate(&api, json!({"certificatePem": pem}))
         .await
-        .error("ResourceAlreadyExistsException", 409);
+        .error(ALREADY_EXISTS);
     api.delete(&format!("/certificates/{id}")).await.ok();
-    let registered = api
-        .post(
-            "/certificate/register",
-            json!({"certificatePem": pem, "status": "ACTIVE"}),
-        )
+    let registered = register_certificate(&api, json!({"certificatePem": pem, "status": "ACTIVE"}))
         .await
         .ok();
     assert_eq!(registered["certificateId"], id);
-    let description =
-        api.get(&format!("/certificates/{id}")).await.ok()["certificateDescription"].clone();
+    let description = describe(&api, id).await;
     assert!(description.get("caCertificateId").is_none());
     assert_eq!(description["certificateMode"], "DEFAULT");
 }
@@ -543,20 +469,13 @@ async fn register_certificate_without_ca_takes_any_certificate() {
         .ok();
     let id = id_of(&pem);
     assert_eq!(registered["certificateId"], id);
-    let description =
-        api.get(&format!("/certificates/{id}")).await.ok()["certificateDescription"].clone();
+    let description = describe(&api, &id).await;
     assert_eq!(description["status"], "ACTIVE");
     assert_eq!(description["certificateMode"], "SNI_ONLY");
     assert!(description.get("caCertificateId").is_none());
     let listed = api.get("/certificates").await.ok();
     assert_eq!(listed["certificates"][0]["certificateMode"], "SNI_ONLY");
 
-    api.post(
-        "/certificate/register-no-ca",
-        json!({"certificatePem": pem}),
-    )
-    .await
-    .error("ResourceAlreadyExistsException", 409);
     let other = self_signed("other");
     api.post(
         "/certificate/register-no-ca",
@@ -564,55 +483,43 @@ async fn register_certificate_without_ca_takes_any_certificate() {
     )
     .await
     .ok();
-    let description = api
-        .get(&format!("/certificates/{}", id_of(&other)))
-        .await
-        .ok();
-    assert_eq!(description["certificateDescription"]["status"], "INACTIVE");
-    api.post("/certificate/register-no-ca", json!({}))
-        .await
-        .error("InvalidRequestException", 400);
-    api.post(
-        "/certificate/register-no-ca",
-        json!({"certificatePem": "garbage"}),
-    )
-    .await
-    .error("CertificateValidationException", 400);
-    api.post(
-        "/certificate/register-no-ca",
-        json!({"certificatePem": self_signed("x"), "status": "PENDING_TRANSFER"}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
+    let description = describe(&api, &id_of(&other)).await;
+    assert_eq!(description["status"], "INACTIVE");
+    for (body, error) in [
+        (json!({"certificatePem": pem}), ALREADY_EXISTS),
+        (json!({}), INVALID_REQUEST),
+        (json!({"certificatePem": "garbage"}), CERTIFICATE_VALIDATION),
+        (
+            json!({"certificatePem": self_signed("x"), "status": "PENDING_TRANSFER"}),
+            INVALID_REQUEST,
+        ),
+    ] {
+        api.post("/certificate/register-no-ca", body)
+            .await
+            .error(error);
+    }
 }
 
 #[tokio::test]
 async fn describe_needs_a_valid_registered_id() {
     let api = TestApi::new().await;
-    let message = api
-        .get(&format!("/certificates/{}", "ab".repeat(32)))
+    api.get(&format!("/certificates/{}", "ab".repeat(32)))
         .await
-        .error("ResourceNotFoundException", 404);
-    assert!(message.contains(&"ab".repeat(32)), "{message}");
-    let message = api
-        .get("/certificates/abc")
+        .error_saying(NOT_FOUND, &"ab".repeat(32));
+    api.get("/certificates/abc")
         .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("'certificateId'"), "{message}");
+        .error_saying(INVALID_REQUEST, "'certificateId'");
     api.get(&format!("/certificates/{}", "zz".repeat(32)))
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
     // Ids are lowercase; an uppercase one names the same certificate.
     let created = create_certificate(&api, false).await;
     let upper = created["certificateId"]
         .as_str()
         .unwrap()
         .to_ascii_uppercase();
-    let described = api.get(&format!("/certificates/{upper}")).await.ok();
-    assert_eq!(
-        described["certificateDescription"]["certificateId"],
-        created["certificateId"]
-    );
+    let described = describe(&api, &upper).await;
+    assert_eq!(described["certificateId"], created["certificateId"]);
 }
 
 /// Walks a marker-paged list; returns the ids in order and the number of pages.
@@ -667,10 +574,7 @@ async fn list_certificates_pages_with_markers_both_ways() {
             .as_str()
             .unwrap()
             .to_owned();
-        let created = api.get(&format!("/certificates/{id}")).await.ok()["certificateDescription"]
-            ["creationDate"]
-            .as_f64()
-            .unwrap();
+        let created = describe(&api, &id).await["creationDate"].as_f64().unwrap();
         expected.push((created, id));
     }
     expected.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -725,7 +629,7 @@ async fn list_certificates_pages_with_markers_both_ways() {
     ] {
         api.get(&format!("/certificates?{bad}"))
             .await
-            .error("InvalidRequestException", 400);
+            .error(INVALID_REQUEST);
     }
     let listed = api.get("/certificates").await.ok();
     assert_eq!(
@@ -746,17 +650,14 @@ async fn list_certificates_by_ca_lists_only_that_cas() {
     let mut under_ca = Vec::new();
     for i in 0..5 {
         let pem = ca.issue(&format!("device-{i}"));
-        api.post("/certificate/register", json!({"certificatePem": pem}))
+        register_certificate(&api, json!({"certificatePem": pem}))
             .await
             .ok();
         under_ca.push(id_of(&pem));
     }
-    api.post(
-        "/certificate/register",
-        json!({"certificatePem": other.issue("x")}),
-    )
-    .await
-    .ok();
+    register_certificate(&api, json!({"certificatePem": other.issue("x")}))
+        .await
+        .ok();
     create_certificate(&api, true).await;
 
     let (mut ids, pages) = walk(&api, &format!("/certificates-by-ca/{ca_id}"), 2, Some(true)).await;
@@ -786,10 +687,10 @@ async fn list_certificates_by_ca_lists_only_that_cas() {
     assert_eq!(none, json!({"certificates": []}));
     api.get("/certificates-by-ca/nothex")
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
     api.get(&format!("/certificates-by-ca/{ca_id}?pageSize=300"))
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
 }
 
 #[tokio::test]
@@ -800,14 +701,10 @@ async fn update_certificate_moves_between_statuses_and_revocation_is_final() {
         .unwrap()
         .to_owned();
     let path = format!("/certificates/{id}");
-    let describe =
-        async |api: &TestApi| api.get(&path).await.ok()["certificateDescription"].clone();
-    let first = describe(&api).await;
+    let first = describe(&api, &id).await;
 
-    api.put(&format!("{path}?newStatus=INACTIVE"), json!({}))
-        .await
-        .ok();
-    let inactive = describe(&api).await;
+    set_status(&api, &path, "INACTIVE").await.ok();
+    let inactive = describe(&api, &id).await;
     assert_eq!(inactive["status"], "INACTIVE");
     assert_eq!(inactive["customerVersion"], 2);
     assert_ne!(inactive["generationId"], first["generationId"]);
@@ -820,60 +717,44 @@ async fn update_certificate_moves_between_statuses_and_revocation_is_final() {
     );
 
     // Idempotent: nothing changes.
-    api.put(&format!("{path}?newStatus=INACTIVE"), json!({}))
-        .await
-        .ok();
-    assert_eq!(describe(&api).await, inactive);
+    set_status(&api, &path, "INACTIVE").await.ok();
+    assert_eq!(describe(&api, &id).await, inactive);
 
-    api.put(&format!("{path}?newStatus=ACTIVE"), json!({}))
-        .await
-        .ok();
-    assert_eq!(describe(&api).await["status"], "ACTIVE");
+    set_status(&api, &path, "ACTIVE").await.ok();
+    assert_eq!(describe(&api, &id).await["status"], "ACTIVE");
     assert_eq!(
         revoked(&api).len(),
         2,
         "only the two INACTIVE updates announced a revocation"
     );
 
-    api.put(&format!("{path}?newStatus=REVOKED"), json!({}))
-        .await
-        .ok();
-    assert_eq!(describe(&api).await["status"], "REVOKED");
+    set_status(&api, &path, "REVOKED").await.ok();
+    assert_eq!(describe(&api, &id).await["status"], "REVOKED");
     assert_eq!(revoked(&api), [id.clone(), id.clone(), id.clone()]);
-    let message = api
-        .put(&format!("{path}?newStatus=ACTIVE"), json!({}))
+    set_status(&api, &path, "ACTIVE")
         .await
-        .error("CertificateStateException", 406);
-    assert!(message.contains("REVOKED"), "{message}");
-    api.put(&format!("{path}?newStatus=INACTIVE"), json!({}))
+        .error_saying(CERTIFICATE_STATE, "REVOKED");
+    set_status(&api, &path, "INACTIVE")
         .await
-        .error("CertificateStateException", 406);
-    api.put(&format!("{path}?newStatus=REVOKED"), json!({}))
-        .await
-        .ok();
-    assert_eq!(describe(&api).await["customerVersion"], 4);
+        .error(CERTIFICATE_STATE);
+    set_status(&api, &path, "REVOKED").await.ok();
+    assert_eq!(describe(&api, &id).await["customerVersion"], 4);
 
     for status in ["PENDING_TRANSFER", "PENDING_ACTIVATION"] {
-        let message = api
-            .put(&format!("{path}?newStatus={status}"), json!({}))
+        set_status(&api, &path, status)
             .await
-            .error("InvalidRequestException", 400);
-        assert!(message.contains(status), "{message}");
+            .error_saying(INVALID_REQUEST, status);
     }
-    let message = api
-        .put(&format!("{path}?newStatus=active"), json!({}))
+    set_status(&api, &path, "active")
         .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("enum value set"), "{message}");
-    api.put(&path, json!({}))
-        .await
-        .error("InvalidRequestException", 400);
-    api.put(
-        &format!("/certificates/{}?newStatus=ACTIVE", "0".repeat(64)),
-        json!({}),
-    )
+        .error_saying(INVALID_REQUEST, "enum value set");
+    api.put_empty(&path).await.error(INVALID_REQUEST);
+    api.put_empty(&format!(
+        "/certificates/{}?newStatus=ACTIVE",
+        "0".repeat(64)
+    ))
     .await
-    .error("ResourceNotFoundException", 404);
+    .error(NOT_FOUND);
 }
 
 #[tokio::test]
@@ -884,43 +765,24 @@ async fn delete_certificate_requires_inactive_and_detached() {
     let arn = created["certificateArn"].as_str().unwrap();
     let path = format!("/certificates/{id}");
 
-    let message = api
-        .delete(&path)
-        .await
-        .error("CertificateStateException", 406);
+    let message = api.delete(&path).await.error(CERTIFICATE_STATE);
     assert_eq!(
         message,
         format!("Certificate must be deactivated (not ACTIVE) before deletion. Id: {id}")
     );
-    api.put(&format!("{path}?newStatus=INACTIVE"), json!({}))
-        .await
-        .ok();
+    set_status(&api, &path, "INACTIVE").await.ok();
 
     api.post("/things/sensor", json!({})).await.ok();
-    api.call_with(
-        Method::PUT,
-        "/things/sensor/principals",
-        None,
-        &[("x-amzn-principal", arn)],
-    )
-    .await
-    .ok();
+    attach(&api, "sensor", arn, None).await.ok();
     let message = api
         .delete(&path)
         .await
-        .error("DeleteConflictException", 409);
+        .error(("DeleteConflictException", 409));
     assert_eq!(
         message,
         format!("Things must be detached before deletion (arn: {arn})")
     );
-    api.call_with(
-        Method::DELETE,
-        "/things/sensor/principals",
-        None,
-        &[("x-amzn-principal", arn)],
-    )
-    .await
-    .ok();
+    detach(&api, "sensor", arn).await.ok();
 
     api.events.revoked.lock().unwrap().clear();
     api.delete(&format!("{path}?forceDelete=true")).await.ok();
@@ -929,27 +791,22 @@ async fn delete_certificate_requires_inactive_and_detached() {
         [id.to_owned()],
         "deletion closes the certificate's connections"
     );
-    api.get(&path).await.error("ResourceNotFoundException", 404);
-    api.delete(&path)
-        .await
-        .error("ResourceNotFoundException", 404);
+    api.get(&path).await.error(NOT_FOUND);
+    api.delete(&path).await.error(NOT_FOUND);
     api.delete(&format!(
         "/certificates/{}?forceDelete=maybe",
         "0".repeat(64)
     ))
     .await
-    .error("InvalidRequestException", 400);
+    .error(INVALID_REQUEST);
 
     let revoked_cert = create_certificate(&api, true).await["certificateId"]
         .as_str()
         .unwrap()
         .to_owned();
-    api.put(
-        &format!("/certificates/{revoked_cert}?newStatus=REVOKED"),
-        json!({}),
-    )
-    .await
-    .ok();
+    set_status(&api, &format!("/certificates/{revoked_cert}"), "REVOKED")
+        .await
+        .ok();
     api.delete(&format!("/certificates/{revoked_cert}"))
         .await
         .ok();

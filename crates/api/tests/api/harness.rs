@@ -1,15 +1,28 @@
-//! A router over an in-memory store, and a helper that sends one request and returns the status
-//! and the JSON body.
+//! A router over an in-memory store, a helper that sends one request and returns the status and
+//! the JSON body, the AWS errors the API answers, and a walker of `nextToken`-paged lists.
 
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 use thingd_api::{ApiState, RegistryEvents, router};
 use thingd_registry::Partition;
 use thingd_storage::SqliteStore;
 use tower::ServiceExt;
+
+/// An AWS error: its code and HTTP status.
+pub(crate) type AwsError = (&'static str, u16);
+
+pub(crate) const INVALID_REQUEST: AwsError = ("InvalidRequestException", 400);
+pub(crate) const NOT_FOUND: AwsError = ("ResourceNotFoundException", 404);
+pub(crate) const ALREADY_EXISTS: AwsError = ("ResourceAlreadyExistsException", 409);
+pub(crate) const VERSION_CONFLICT: AwsError = ("VersionConflictException", 409);
+pub(crate) const CERTIFICATE_VALIDATION: AwsError = ("CertificateValidationException", 400);
+pub(crate) const CERTIFICATE_STATE: AwsError = ("CertificateStateException", 406);
+pub(crate) const LIMIT_EXCEEDED: AwsError = ("LimitExceededException", 410);
+pub(crate) const NOT_IMPLEMENTED: AwsError = ("NotImplementedException", 501);
+pub(crate) const UNKNOWN_OPERATION: AwsError = ("UnknownOperationException", 404);
 
 /// Records the certificates the API announced as revoked.
 #[derive(Debug, Default)]
@@ -30,9 +43,10 @@ pub(crate) struct TestApi {
 }
 
 /// A response: status, the `x-amzn-ErrorType` header if any, and the body as JSON (`Null` if
-/// empty).
+/// empty); and the request it answers, for failure messages.
 #[derive(Debug)]
 pub(crate) struct Answer {
+    pub(crate) request: String,
     pub(crate) status: StatusCode,
     pub(crate) error_type: Option<String>,
     pub(crate) body: Value,
@@ -46,13 +60,33 @@ impl Answer {
         self.body
     }
 
-    /// Asserts an AWS error with this code and status and returns its message.
+    /// Asserts the AWS error `error` (its code, in the header and the body, and its status) and
+    /// returns its message.
     #[track_caller]
-    pub(crate) fn error(self, code: &str, status: u16) -> String {
+    pub(crate) fn error(self, (code, status): AwsError) -> String {
         assert_eq!(self.status.as_u16(), status, "{self:?}");
         assert_eq!(self.error_type.as_deref(), Some(code), "{self:?}");
         assert_eq!(self.body["__type"], code, "{self:?}");
         self.body["message"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Asserts the AWS error `error` with a message that contains `part`, and returns the
+    /// message.
+    #[track_caller]
+    pub(crate) fn error_saying(self, error: AwsError, part: &str) -> String {
+        let request = self.request.clone();
+        let message = self.error(error);
+        assert!(message.contains(part), "{request}: {message}");
+        message
+    }
+
+    /// Asserts ResourceAlreadyExistsException naming the resource that exists, by id and ARN,
+    /// and returns its message.
+    #[track_caller]
+    pub(crate) fn already_exists(self, id: impl Into<Value>, arn: impl Into<Value>) -> String {
+        assert_eq!(self.body["resourceId"], id.into(), "{self:?}");
+        assert_eq!(self.body["resourceArn"], arn.into(), "{self:?}");
+        self.error(ALREADY_EXISTS)
     }
 }
 
@@ -80,6 +114,7 @@ impl TestApi {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Answer {
+        let described = format!("{method} {path}");
         let mut request = Request::builder().method(method).uri(path);
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -106,6 +141,7 @@ impl TestApi {
             serde_json::from_slice(&bytes).unwrap()
         };
         Answer {
+            request: described,
             status,
             error_type,
             body,
@@ -132,7 +168,78 @@ impl TestApi {
         self.call(Method::PUT, path, Some(body)).await
     }
 
+    /// PUT with an empty JSON object, as clients send operations whose input is all in the path
+    /// and query (UpdateCertificate, UpdateCACertificate, ...).
+    pub(crate) async fn put_empty(&self, path: &str) -> Answer {
+        self.put(path, json!({})).await
+    }
+
     pub(crate) async fn delete(&self, path: &str) -> Answer {
         self.call(Method::DELETE, path, None).await
     }
+
+    /// Every page of the `nextToken`-paged list at `path`, read to its end: the query `path`
+    /// has, if any, and `headers` go with every page's request, the `nextToken` of the page
+    /// before (percent-encoded) with every page but the first. Fails after 100 pages.
+    pub(crate) async fn pages(&self, path: &str, headers: &[(&str, &str)]) -> Vec<Value> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut url = path.to_owned();
+        let mut pages = Vec::new();
+        loop {
+            let page = self.call_with(Method::GET, &url, None, headers).await.ok();
+            let next = page
+                .get("nextToken")
+                .map(|token| percent(token.as_str().unwrap()));
+            pages.push(page);
+            match next {
+                Some(token) => url = format!("{path}{separator}nextToken={token}"),
+                None => return pages,
+            }
+            assert!(pages.len() < 100, "the pages of {path} do not end");
+        }
+    }
+}
+
+/// `count` tags, `k0` to `k<count - 1>`, in the API's JSON.
+pub(crate) fn numbered_tags(count: usize) -> Value {
+    (0..count)
+        .map(|i| json!({"Key": format!("k{i}"), "Value": "v"}))
+        .collect()
+}
+
+/// The items of the list `field` of every page, in order; checks that no page holds more than
+/// `max`, if given.
+#[track_caller]
+pub(crate) fn items(pages: &[Value], field: &str, max: Option<usize>) -> Vec<Value> {
+    let mut items = Vec::new();
+    for page in pages {
+        let list = page[field].as_array().unwrap();
+        if let Some(max) = max {
+            assert!(list.len() <= max, "more than {max}: {page}");
+        }
+        items.extend(list.iter().cloned());
+    }
+    items
+}
+
+/// The names of listed items: each item itself if it is a string, or its string member `key`.
+pub(crate) fn item_names(items: &[Value], key: &str) -> Vec<String> {
+    items
+        .iter()
+        .map(|item| item.as_str().unwrap_or_else(|| item[key].as_str().unwrap()))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `text` percent-encoded for a query: all but unreserved characters.
+pub(crate) fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

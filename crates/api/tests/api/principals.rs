@@ -5,11 +5,17 @@ use axum::http::Method;
 use serde_json::{Value, json};
 
 use crate::certificates::create_certificate;
-use crate::harness::{Answer, TestApi};
+use crate::harness::{Answer, INVALID_REQUEST, NOT_FOUND, TestApi, items};
 
 const HEADER: &str = "x-amzn-principal";
 
-async fn attach(api: &TestApi, thing: &str, principal: &str, kind: Option<&str>) -> Answer {
+/// AttachThingPrincipal, with `thingPrincipalType` if `kind` is given.
+pub(crate) async fn attach(
+    api: &TestApi,
+    thing: &str,
+    principal: &str,
+    kind: Option<&str>,
+) -> Answer {
     let path = match kind {
         Some(kind) => format!("/things/{thing}/principals?thingPrincipalType={kind}"),
         None => format!("/things/{thing}/principals"),
@@ -18,7 +24,8 @@ async fn attach(api: &TestApi, thing: &str, principal: &str, kind: Option<&str>)
         .await
 }
 
-async fn detach(api: &TestApi, thing: &str, principal: &str) -> Answer {
+/// DetachThingPrincipal.
+pub(crate) async fn detach(api: &TestApi, thing: &str, principal: &str) -> Answer {
     api.call_with(
         Method::DELETE,
         &format!("/things/{thing}/principals"),
@@ -106,9 +113,7 @@ async fn attach_list_and_detach() {
     );
 
     // A thing with principals cannot be deleted.
-    api.delete("/things/lamp")
-        .await
-        .error("InvalidRequestException", 400);
+    api.delete("/things/lamp").await.error(INVALID_REQUEST);
     assert_eq!(detach(&api, "lamp", &cert).await.ok(), json!({}));
     detach(&api, "lamp", &cert).await.ok(); // not attached: still fine
     detach(&api, "lamp", &other).await.ok();
@@ -131,75 +136,59 @@ async fn principals_must_be_certificates_of_this_account() {
     api.post("/things/lamp", json!({})).await.ok();
     let cert = certificate(&api).await;
 
-    let message = api
-        .call(Method::PUT, "/things/lamp/principals", None)
+    api.call(Method::PUT, "/things/lamp/principals", None)
         .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("'principal'"), "{message}");
-    for bad in [
-        "us-east-1:3f2a8c4e-1111-2222-3333-444455556666", // a Cognito identity
-        "arn:aws:iot:us-east-1:123456789012:thing/lamp",
-        "arn:aws:iam::123456789012:user/alice",
-        "cert/abc",
+        .error_saying(INVALID_REQUEST, "'principal'");
+    let other_account = cert.replace("123456789012", "210987654321");
+    let other_region = cert.replace("us-east-1", "eu-west-1");
+    // (principal, a part of the message)
+    for (bad, says) in [
+        // A Cognito identity.
+        (
+            "us-east-1:3f2a8c4e-1111-2222-3333-444455556666",
+            "certificate ARN",
+        ),
+        (
+            "arn:aws:iot:us-east-1:123456789012:thing/lamp",
+            "certificate ARN",
+        ),
+        ("arn:aws:iam::123456789012:user/alice", "certificate ARN"),
+        ("cert/abc", "certificate ARN"),
+        (&other_account, "another region or account"),
+        (&other_region, ""),
+        ("arn:aws:iot:us-east-1:123456789012:cert/abc", ""),
     ] {
-        let message = attach(&api, "lamp", bad, None)
-            .await
-            .error("InvalidRequestException", 400);
-        assert!(message.contains("certificate ARN"), "{bad}: {message}");
+        let message = attach(&api, "lamp", bad, None).await.error(INVALID_REQUEST);
+        assert!(message.contains(says), "{bad}: {message}");
     }
-    let foreign = cert.replace("123456789012", "210987654321");
-    let message = attach(&api, "lamp", &foreign, None)
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("another region or account"), "{message}");
-    let foreign = cert.replace("us-east-1", "eu-west-1");
-    attach(&api, "lamp", &foreign, None)
-        .await
-        .error("InvalidRequestException", 400);
-    attach(
-        &api,
-        "lamp",
-        "arn:aws:iot:us-east-1:123456789012:cert/abc",
-        None,
-    )
-    .await
-    .error("InvalidRequestException", 400);
     attach(&api, "lamp", &cert, Some("SOMETIMES"))
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
 
     let missing = format!("arn:aws:iot:us-east-1:123456789012:cert/{}", "0".repeat(64));
-    let message = attach(&api, "lamp", &missing, None)
+    attach(&api, "lamp", &missing, None)
         .await
-        .error("ResourceNotFoundException", 404);
-    assert!(message.contains("certificate"), "{message}");
-    let message = attach(&api, "ghost", &cert, None)
+        .error_saying(NOT_FOUND, "certificate");
+    attach(&api, "ghost", &cert, None)
         .await
-        .error("ResourceNotFoundException", 404);
-    assert!(message.contains("ghost"), "{message}");
-    detach(&api, "ghost", &cert)
-        .await
-        .error("ResourceNotFoundException", 404);
+        .error_saying(NOT_FOUND, "ghost");
+    detach(&api, "ghost", &cert).await.error(NOT_FOUND);
     attach(&api, "bad%20name", &cert, None)
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
     principal_things(&api, "/principals/things", &missing)
         .await
-        .error("ResourceNotFoundException", 404);
+        .error(NOT_FOUND);
     principal_things(&api, "/principals/things-v2", "nonsense")
         .await
-        .error("InvalidRequestException", 400);
-    api.get("/principals/things")
+        .error(INVALID_REQUEST);
+    api.get("/principals/things").await.error(INVALID_REQUEST);
+    api.get("/things/ghost/principals")
         .await
-        .error("InvalidRequestException", 400);
-    let message = api
-        .get("/things/ghost/principals")
-        .await
-        .error("ResourceNotFoundException", 404);
-    assert!(message.contains("ghost"), "{message}");
+        .error_saying(NOT_FOUND, "ghost");
     api.get("/things/ghost/principals-v2")
         .await
-        .error("ResourceNotFoundException", 404);
+        .error(NOT_FOUND);
 
     // The ARN is kept in its canonical form: an uppercase id names the same certificate.
     let upper = match cert.rsplit_once('/') {
@@ -226,14 +215,11 @@ async fn an_exclusive_attachment_is_the_only_one() {
     attach(&api, "a", &cert, None).await.ok(); // a plain re-attach keeps the type
     let message = attach(&api, "b", &cert, None)
         .await
-        .error("InvalidRequestException", 400);
-    assert!(
-        message.contains("exclusively") && message.contains("thing a"),
-        "{message}"
-    );
+        .error_saying(INVALID_REQUEST, "exclusively");
+    assert!(message.contains("thing a"), "{message}");
     attach(&api, "b", &cert, Some("EXCLUSIVE_THING"))
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
     let v2 = principal_things(&api, "/principals/things-v2", &cert)
         .await
         .ok();
@@ -247,10 +233,9 @@ async fn an_exclusive_attachment_is_the_only_one() {
         .await
         .ok();
     attach(&api, "b", &cert, None).await.ok();
-    let message = attach(&api, "a", &cert, Some("EXCLUSIVE_THING"))
+    attach(&api, "a", &cert, Some("EXCLUSIVE_THING"))
         .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("attached to the thing b"), "{message}");
+        .error_saying(INVALID_REQUEST, "attached to the thing b");
     detach(&api, "b", &cert).await.ok();
     attach(&api, "a", &cert, Some("EXCLUSIVE_THING")).await.ok();
     let v2 = api.get("/things/a/principals-v2").await.ok();
@@ -267,37 +252,9 @@ async fn walk(
     member: &str,
     principal: Option<&str>,
 ) -> (Vec<Value>, usize) {
-    let mut items = Vec::new();
-    let mut token: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let separator = if path.contains('?') { '&' } else { '?' };
-        let url = match &token {
-            Some(token) => format!("{path}{separator}nextToken={}", percent(token)),
-            None => path.to_owned(),
-        };
-        let headers: Vec<(&str, &str)> = principal.map(|p| (HEADER, p)).into_iter().collect();
-        let page = api.call_with(Method::GET, &url, None, &headers).await.ok();
-        pages += 1;
-        items.extend(page[member].as_array().unwrap().iter().cloned());
-        match page.get("nextToken") {
-            Some(next) => token = Some(next.as_str().unwrap().to_owned()),
-            None => return (items, pages),
-        }
-        assert!(pages < 100);
-    }
-}
-
-fn percent(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    let headers: Vec<(&str, &str)> = principal.map(|p| (HEADER, p)).into_iter().collect();
+    let pages = api.pages(path, &headers).await;
+    (items(&pages, member, None), pages.len())
 }
 
 #[tokio::test]
@@ -352,7 +309,7 @@ async fn lists_page_with_tokens() {
     // A filtered page is filled from the pages that follow.
     attach(&api, "hub", &shared, Some("EXCLUSIVE_THING"))
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
     let only = certs[3].clone();
     detach(&api, "hub", &only).await.ok();
     for cert in &certs[..3] {
@@ -387,13 +344,13 @@ async fn lists_page_with_tokens() {
         [json!({"principal": certs[4], "thingPrincipalType": "NON_EXCLUSIVE_THING"})]
     );
 
-    api.get("/things/hub/principals?maxResults=0")
-        .await
-        .error("InvalidRequestException", 400);
-    api.get("/things/hub/principals?maxResults=251")
-        .await
-        .error("InvalidRequestException", 400);
-    api.get("/things/hub/principals-v2?thingPrincipalType=ALL")
-        .await
-        .error("InvalidRequestException", 400);
+    for bad in [
+        "principals?maxResults=0",
+        "principals?maxResults=251",
+        "principals-v2?thingPrincipalType=ALL",
+    ] {
+        api.get(&format!("/things/hub/{bad}"))
+            .await
+            .error(INVALID_REQUEST);
+    }
 }

@@ -3,7 +3,9 @@
 use serde_json::{Value, json};
 use thingd_registry::{CaCertificate, CaStatus, Tag, Timestamp};
 
-use crate::harness::TestApi;
+use crate::harness::{
+    Answer, INVALID_REQUEST, LIMIT_EXCEEDED, NOT_FOUND, TestApi, item_names, items,
+};
 
 const GROUP: &str = "arn:aws:iot:us-east-1:123456789012:thinggroup/lights";
 const TYPE: &str = "arn:aws:iot:us-east-1:123456789012:thingtype/bulb";
@@ -21,6 +23,25 @@ async fn list(api: &TestApi, arn: &str) -> Value {
     api.get(&format!("/tags?resourceArn={arn}")).await.ok()
 }
 
+/// TagResource with `tags` (JSON).
+async fn tag(api: &TestApi, arn: &str, tags: Value) -> Answer {
+    api.post("/tags", json!({"resourceArn": arn, "tags": tags}))
+        .await
+}
+
+/// UntagResource of `keys` (JSON).
+async fn untag(api: &TestApi, arn: &str, keys: Value) -> Answer {
+    api.post("/untag", json!({"resourceArn": arn, "tagKeys": keys}))
+        .await
+}
+
+/// Tags `k<i>` (two digits) for each `i` of `numbers`, all with `value`.
+fn numbered(numbers: std::ops::Range<usize>, value: &str) -> Value {
+    numbers
+        .map(|i| json!({"Key": format!("k{i:02}"), "Value": value}))
+        .collect()
+}
+
 #[tokio::test]
 async fn tag_list_and_untag_groups_and_types() {
     let api = TestApi::new().await;
@@ -28,21 +49,17 @@ async fn tag_list_and_untag_groups_and_types() {
     api.post("/thing-types/bulb", json!({})).await.ok();
     for arn in [GROUP, TYPE] {
         assert_eq!(list(&api, arn).await, json!({"tags": []}));
-        api.post(
-            "/tags",
-            json!({"resourceArn": arn, "tags": tags(&[("b", "2"), ("a", "1")])}),
-        )
-        .await
-        .ok();
+        tag(&api, arn, tags(&[("b", "2"), ("a", "1")])).await.ok();
         assert_eq!(
             list(&api, arn).await,
             json!({"tags": tags(&[("a", "1"), ("b", "2")])}),
             "in key order"
         );
         // A known key gets the new value; an absent value is the empty string.
-        api.post(
-            "/tags",
-            json!({"resourceArn": arn, "tags": [{"Key": "a", "Value": "one"}, {"Key": "c"}]}),
+        tag(
+            &api,
+            arn,
+            json!([{"Key": "a", "Value": "one"}, {"Key": "c"}]),
         )
         .await
         .ok();
@@ -51,22 +68,13 @@ async fn tag_list_and_untag_groups_and_types() {
             json!({"tags": tags(&[("a", "one"), ("b", "2"), ("c", "")])})
         );
         // Unknown keys are ignored.
-        api.post(
-            "/untag",
-            json!({"resourceArn": arn, "tagKeys": ["a", "zzz"]}),
-        )
-        .await
-        .ok();
+        untag(&api, arn, json!(["a", "zzz"])).await.ok();
         assert_eq!(
             list(&api, arn).await,
             json!({"tags": tags(&[("b", "2"), ("c", "")])})
         );
-        api.post("/untag", json!({"resourceArn": arn, "tagKeys": []}))
-            .await
-            .ok();
-        api.post("/tags", json!({"resourceArn": arn, "tags": []}))
-            .await
-            .ok();
+        untag(&api, arn, json!([])).await.ok();
+        tag(&api, arn, json!([])).await.ok();
     }
     // Tags are per resource.
     api.post("/thing-groups/other", json!({})).await.ok();
@@ -98,12 +106,7 @@ async fn ca_certificates_are_taggable() {
         .await
         .unwrap();
     let arn = format!("arn:aws:iot:us-east-1:123456789012:cacert/{id}");
-    api.post(
-        "/tags",
-        json!({"resourceArn": arn, "tags": tags(&[("k", "v")])}),
-    )
-    .await
-    .ok();
+    tag(&api, &arn, tags(&[("k", "v")])).await.ok();
     assert_eq!(list(&api, &arn).await, json!({"tags": tags(&[("k", "v")])}));
 }
 
@@ -111,7 +114,7 @@ async fn ca_certificates_are_taggable() {
 async fn resources_must_exist_and_be_taggable() {
     let api = TestApi::new().await;
     api.post("/things/lamp", json!({})).await.ok();
-    let body = |arn: &str| json!({"resourceArn": arn, "tags": tags(&[("k", "v")])});
+    let one = || tags(&[("k", "v")]);
 
     // Things and device certificates take no tags in AWS IoT.
     for arn in [
@@ -121,14 +124,12 @@ async fn resources_must_exist_and_be_taggable() {
             "ab".repeat(32)
         ),
     ] {
-        let message = api
-            .post("/tags", body(&arn))
+        tag(&api, &arn, one())
             .await
-            .error("InvalidRequestException", 400);
-        assert!(message.contains("does not support tags"), "{message}");
+            .error_saying(INVALID_REQUEST, "does not support tags");
         api.get(&format!("/tags?resourceArn={arn}"))
             .await
-            .error("InvalidRequestException", 400);
+            .error(INVALID_REQUEST);
     }
     for arn in [
         GROUP,
@@ -140,24 +141,18 @@ async fn resources_must_exist_and_be_taggable() {
         "arn:aws:iot:us-east-1:999999999999:thinggroup/lights",
         "arn:aws:iot:eu-west-1:123456789012:thinggroup/lights",
     ] {
-        api.post("/tags", body(arn))
-            .await
-            .error("ResourceNotFoundException", 404);
-        api.post("/untag", json!({"resourceArn": arn, "tagKeys": ["k"]}))
-            .await
-            .error("ResourceNotFoundException", 404);
+        tag(&api, arn, one()).await.error(NOT_FOUND);
+        untag(&api, arn, json!(["k"])).await.error(NOT_FOUND);
         api.get(&format!("/tags?resourceArn={arn}"))
             .await
-            .error("ResourceNotFoundException", 404);
+            .error(NOT_FOUND);
     }
     for arn in [
         "lights",
         "arn:aws:s3:::bucket",
         "arn:aws:iot:us-east-1:123456789012:topic/a",
     ] {
-        api.post("/tags", body(arn))
-            .await
-            .error("InvalidRequestException", 400);
+        tag(&api, arn, one()).await.error(INVALID_REQUEST);
     }
 }
 
@@ -165,21 +160,17 @@ async fn resources_must_exist_and_be_taggable() {
 async fn requests_are_validated() {
     let api = TestApi::new().await;
     api.post("/thing-groups/lights", json!({})).await.ok();
-    let message = api
-        .post("/tags", json!({"tags": tags(&[("k", "v")])}))
+    api.post("/tags", json!({"tags": tags(&[("k", "v")])}))
         .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("resourceArn"), "{message}");
-    api.post("/tags", json!({"resourceArn": GROUP}))
-        .await
-        .error("InvalidRequestException", 400);
-    api.post("/untag", json!({"resourceArn": GROUP}))
-        .await
-        .error("InvalidRequestException", 400);
-    api.post("/untag", json!({"tagKeys": ["k"]}))
-        .await
-        .error("InvalidRequestException", 400);
-    api.get("/tags").await.error("InvalidRequestException", 400);
+        .error_saying(INVALID_REQUEST, "resourceArn");
+    for (path, body) in [
+        ("/tags", json!({"resourceArn": GROUP})),
+        ("/untag", json!({"resourceArn": GROUP})),
+        ("/untag", json!({"tagKeys": ["k"]})),
+    ] {
+        api.post(path, body).await.error(INVALID_REQUEST);
+    }
+    api.get("/tags").await.error(INVALID_REQUEST);
 
     for bad in [
         json!([{"Key": "", "Value": "v"}]),
@@ -190,26 +181,17 @@ async fn requests_are_validated() {
         json!([{"Value": "no key"}]),
         json!({"Key": "k"}),
     ] {
-        api.post("/tags", json!({"resourceArn": GROUP, "tags": bad}))
-            .await
-            .error("InvalidRequestException", 400);
+        tag(&api, GROUP, bad).await.error(INVALID_REQUEST);
     }
-    api.post(
-        "/untag",
-        json!({"resourceArn": GROUP, "tagKeys": ["aws:x"]}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
-    api.post("/untag", json!({"resourceArn": GROUP, "tagKeys": [""]}))
-        .await
-        .error("InvalidRequestException", 400);
+    for bad in ["aws:x", ""] {
+        untag(&api, GROUP, json!([bad]))
+            .await
+            .error(INVALID_REQUEST);
+    }
     // Unicode letters, spaces and the allowed punctuation are fine; values are free.
-    api.post(
-        "/tags",
-        json!({"resourceArn": GROUP, "tags": tags(&[("Größe 1_.:/=+-@", "any thing! ✓")])}),
-    )
-    .await
-    .ok();
+    tag(&api, GROUP, tags(&[("Größe 1_.:/=+-@", "any thing! ✓")]))
+        .await
+        .ok();
     assert_eq!(list(&api, GROUP).await["tags"][0]["Key"], "Größe 1_.:/=+-@");
 }
 
@@ -217,48 +199,20 @@ async fn requests_are_validated() {
 async fn a_resource_has_at_most_fifty_tags() {
     let api = TestApi::new().await;
     api.post("/thing-groups/lights", json!({})).await.ok();
-    let first: Vec<(String, String)> = (0..40).map(|i| (format!("k{i:02}"), "v".into())).collect();
-    let pairs: Vec<(&str, &str)> = first
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    api.post("/tags", json!({"resourceArn": GROUP, "tags": tags(&pairs)}))
-        .await
-        .ok();
+    tag(&api, GROUP, numbered(0..40, "v")).await.ok();
     // Ten new keys plus changed values of existing ones make fifty.
-    let more: Vec<(String, String)> = (30..50).map(|i| (format!("k{i:02}"), "w".into())).collect();
-    let pairs: Vec<(&str, &str)> = more.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    api.post("/tags", json!({"resourceArn": GROUP, "tags": tags(&pairs)}))
-        .await
-        .ok();
+    tag(&api, GROUP, numbered(30..50, "w")).await.ok();
     assert_eq!(
         list(&api, GROUP).await["tags"].as_array().unwrap().len(),
         50
     );
-    let message = api
-        .post(
-            "/tags",
-            json!({"resourceArn": GROUP, "tags": tags(&[("one-more", "v")])}),
-        )
+    tag(&api, GROUP, tags(&[("one-more", "v")]))
         .await
-        .error("LimitExceededException", 410);
-    assert!(message.contains("at most 50 tags"), "{message}");
+        .error_saying(LIMIT_EXCEEDED, "at most 50 tags");
     // Changing a value at the limit is fine.
-    api.post(
-        "/tags",
-        json!({"resourceArn": GROUP, "tags": tags(&[("k00", "x")])}),
-    )
-    .await
-    .ok();
-    api.post("/untag", json!({"resourceArn": GROUP, "tagKeys": ["k00"]}))
-        .await
-        .ok();
-    api.post(
-        "/tags",
-        json!({"resourceArn": GROUP, "tags": tags(&[("one-more", "v")])}),
-    )
-    .await
-    .ok();
+    tag(&api, GROUP, tags(&[("k00", "x")])).await.ok();
+    untag(&api, GROUP, json!(["k00"])).await.ok();
+    tag(&api, GROUP, tags(&[("one-more", "v")])).await.ok();
 }
 
 #[tokio::test]
@@ -274,31 +228,11 @@ async fn list_tags_pages() {
         })
         .collect();
     api.state.store.tag_resource(GROUP, &seeded).await.unwrap();
-    let mut keys = Vec::new();
-    let mut pages = 0;
-    let mut token: Option<String> = None;
-    loop {
-        let mut path = format!("/tags?resourceArn={GROUP}");
-        if let Some(token) = &token {
-            path.push_str(&format!("&nextToken={token}"));
-        }
-        let page = api.get(&path).await.ok();
-        pages += 1;
-        keys.extend(
-            page["tags"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t["Key"].as_str().unwrap().to_owned()),
-        );
-        match page["nextToken"].as_str() {
-            Some(next) => token = Some(next.to_owned()),
-            None => break,
-        }
-    }
+    let pages = api.pages(&format!("/tags?resourceArn={GROUP}"), &[]).await;
+    let keys = item_names(&items(&pages, "tags", None), "Key");
     assert_eq!(
         keys,
         seeded.iter().map(|t| t.key.clone()).collect::<Vec<_>>()
     );
-    assert_eq!(pages, 3);
+    assert_eq!(pages.len(), 3);
 }

@@ -4,7 +4,10 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::TestApi;
+use crate::harness::{
+    ALREADY_EXISTS, Answer, INVALID_REQUEST, NOT_FOUND, TestApi, VERSION_CONFLICT, item_names,
+    items,
+};
 
 fn arn(group: &str) -> String {
     format!("arn:aws:iot:us-east-1:123456789012:thinggroup/{group}")
@@ -32,7 +35,7 @@ async fn add(api: &TestApi, thing: &str, group: &str) {
 }
 
 /// Every item of a paged list at `path` (which has a query already), page by page: the values
-/// of `field`, or of `field[].key` when `key` is given.
+/// of `field`, or of `field[].key` when `key` is given; and the number of pages.
 async fn walk(
     api: &TestApi,
     path: &str,
@@ -40,32 +43,22 @@ async fn walk(
     key: Option<&str>,
     max: usize,
 ) -> (Vec<String>, usize) {
-    let mut items = Vec::new();
-    let mut pages = 0;
-    let mut token: Option<String> = None;
-    loop {
-        let mut url = format!("{path}&maxResults={max}");
-        if let Some(token) = &token {
-            url.push_str(&format!("&nextToken={token}"));
-        }
-        let page = api.get(&url).await.ok();
-        pages += 1;
-        let list = page[field].as_array().unwrap();
-        assert!(list.len() <= max, "{page}");
-        items.extend(list.iter().map(|item| {
-            match key {
-                Some(key) => &item[key],
-                None => item,
-            }
-            .as_str()
-            .unwrap()
-            .to_owned()
-        }));
-        match page["nextToken"].as_str() {
-            Some(next) => token = Some(next.to_owned()),
-            None => return (items, pages),
-        }
-    }
+    let pages = api.pages(&format!("{path}&maxResults={max}"), &[]).await;
+    let items = items(&pages, field, Some(max));
+    (item_names(&items, key.unwrap_or_default()), pages.len())
+}
+
+/// UpdateThingGroupsForThing.
+async fn update_groups_of_thing(api: &TestApi, body: Value) -> Answer {
+    api.put("/thing-groups/updateThingGroupsForThing", body)
+        .await
+}
+
+/// The names of the groups ListThingGroupsForThing lists for `thing`, on one page.
+async fn groups_of(api: &TestApi, thing: &str) -> Vec<String> {
+    let page = api.get(&format!("/things/{thing}/thing-groups")).await.ok();
+    assert!(page.get("nextToken").is_none(), "{page}");
+    names(&page, "thingGroups")
 }
 
 fn names(page: &Value, field: &str) -> Vec<String> {
@@ -136,9 +129,7 @@ async fn create_and_describe_groups_in_a_hierarchy() {
         described["thingGroupProperties"],
         json!({"attributePayload": {"attributes": {}}})
     );
-    api.get("/thing-groups/missing")
-        .await
-        .error("ResourceNotFoundException", 404);
+    api.get("/thing-groups/missing").await.error(NOT_FOUND);
 }
 
 #[tokio::test]
@@ -164,65 +155,57 @@ async fn create_is_idempotent_only_for_the_same_group() {
         let answer = api.post("/thing-groups/child", different).await;
         assert_eq!(answer.body["resourceId"], first["thingGroupId"]);
         assert_eq!(answer.body["resourceArn"], arn("child"));
-        answer.error("ResourceAlreadyExistsException", 409);
+        answer.error(ALREADY_EXISTS);
     }
 }
 
 #[tokio::test]
 async fn names_parents_and_attributes_are_validated() {
     let api = TestApi::new().await;
-    api.post("/thing-groups/bad%20name", json!({}))
-        .await
-        .error("InvalidRequestException", 400);
-    api.post(&format!("/thing-groups/{}", "g".repeat(129)), json!({}))
-        .await
-        .error("InvalidRequestException", 400);
-    let message = api
-        .post("/thing-groups/g", json!({"parentGroupName": "missing"}))
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("missing"), "{message}");
-    api.post("/thing-groups/g", json!({"parentGroupName": "bad name"}))
-        .await
-        .error("InvalidRequestException", 400);
-    api.post(
-        "/thing-groups/g",
-        json!({"thingGroupProperties": {"attributePayload": {"attributes": {"a b": "1"}}}}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
-    api.post(
-        "/thing-groups/g",
-        json!({"thingGroupProperties": {"attributePayload": {"attributes": {"a": "x".repeat(801)}}}}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
-    api.post(
-        "/thing-groups/g",
-        json!({"thingGroupProperties": {"thingGroupDescription": "x".repeat(2029)}}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
-    let attributes: serde_json::Map<String, Value> = (0..51)
-        .map(|i| (format!("a{i}"), Value::from("v")))
-        .collect();
-    let message = api
-        .post(
-            "/thing-groups/g",
-            json!({"thingGroupProperties": {"attributePayload": {"attributes": attributes}}}),
-        )
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("at most 50 attributes"), "{message}");
+    let long_name = "g".repeat(129);
+    let attributes = |count| -> serde_json::Map<String, Value> {
+        (0..count)
+            .map(|i| (format!("a{i}"), Value::from("v")))
+            .collect()
+    };
     let tags: Vec<Value> = (0..51)
         .map(|i| json!({"Key": format!("k{i}"), "Value": "v"}))
         .collect();
-    api.post("/thing-groups/g", json!({"tags": tags}))
-        .await
-        .error("InvalidRequestException", 400);
-    api.get("/thing-groups/g")
-        .await
-        .error("ResourceNotFoundException", 404);
+    // (name, body, a part of the message)
+    for (name, body, says) in [
+        ("bad%20name", json!({}), ""),
+        (&long_name, json!({}), ""),
+        ("g", json!({"parentGroupName": "missing"}), "missing"),
+        ("g", json!({"parentGroupName": "bad name"}), ""),
+        (
+            "g",
+            json!({"thingGroupProperties": {"attributePayload": {"attributes": {"a b": "1"}}}}),
+            "",
+        ),
+        (
+            "g",
+            json!({"thingGroupProperties": {"attributePayload": {"attributes": {"a": "x".repeat(801)}}}}),
+            "",
+        ),
+        (
+            "g",
+            json!({"thingGroupProperties": {"thingGroupDescription": "x".repeat(2029)}}),
+            "",
+        ),
+        (
+            "g",
+            json!({"thingGroupProperties": {"attributePayload": {"attributes": attributes(51)}}}),
+            "at most 50 attributes",
+        ),
+        ("g", json!({"tags": tags}), ""),
+    ] {
+        let message = api
+            .post(&format!("/thing-groups/{name}"), body.clone())
+            .await
+            .error(INVALID_REQUEST);
+        assert!(message.contains(says), "{name} {body}: {message}");
+    }
+    api.get("/thing-groups/g").await.error(NOT_FOUND);
 }
 
 #[tokio::test]
@@ -245,14 +228,12 @@ async fn hierarchies_are_at_most_seven_deep() {
             .len(),
         6
     );
-    let message = api
-        .post(
-            "/thing-groups/level-8",
-            json!({"parentGroupName": "level-7"}),
-        )
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("at most 7 levels"), "{message}");
+    api.post(
+        "/thing-groups/level-8",
+        json!({"parentGroupName": "level-7"}),
+    )
+    .await
+    .error_saying(INVALID_REQUEST, "at most 7 levels");
     // A sibling at level 7 is fine.
     group(&api, "level-7b", Some("level-6")).await;
 }
@@ -264,14 +245,12 @@ async fn a_group_has_at_most_one_hundred_children() {
     for i in 0..100 {
         group(&api, &format!("child-{i:03}"), Some("parent")).await;
     }
-    let message = api
-        .post(
-            "/thing-groups/child-100",
-            json!({"parentGroupName": "parent"}),
-        )
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("at most 100"), "{message}");
+    api.post(
+        "/thing-groups/child-100",
+        json!({"parentGroupName": "parent"}),
+    )
+    .await
+    .error_saying(INVALID_REQUEST, "at most 100");
     // Re-creating an existing child is still idempotent.
     group(&api, "child-000", Some("parent")).await;
     // Grandchildren do not count.
@@ -288,36 +267,27 @@ async fn update_merges_or_replaces_attributes_and_checks_versions() {
     .await
     .ok();
 
-    let answer = api
-        .patch(
-            "/thing-groups/g",
+    // (the update, the version it makes, the properties it leaves, why)
+    for (update, version, properties, why) in [
+        (
             json!({"thingGroupProperties": {"attributePayload": {"attributes": {"b": "", "c": "3"}, "merge": true}}, "expectedVersion": 1}),
-        )
-        .await
-        .ok();
-    assert_eq!(answer, json!({"version": 2}));
-    let described = api.get("/thing-groups/g").await.ok();
-    assert_eq!(
-        described["thingGroupProperties"],
-        json!({"thingGroupDescription": "d1", "attributePayload": {"attributes": {"a": "1", "c": "3"}}}),
-        "merge adds, an empty value removes, the description stays"
-    );
-    assert_eq!(described["version"], 2);
-
-    let answer = api
-        .patch(
-            "/thing-groups/g",
+            2,
+            json!({"thingGroupDescription": "d1", "attributePayload": {"attributes": {"a": "1", "c": "3"}}}),
+            "merge adds, an empty value removes, the description stays",
+        ),
+        (
             json!({"thingGroupProperties": {"thingGroupDescription": "d2", "attributePayload": {"attributes": {"z": "9"}}}}),
-        )
-        .await
-        .ok();
-    assert_eq!(answer["version"], 3);
-    let described = api.get("/thing-groups/g").await.ok();
-    assert_eq!(
-        described["thingGroupProperties"],
-        json!({"thingGroupDescription": "d2", "attributePayload": {"attributes": {"z": "9"}}}),
-        "without merge the attributes are replaced"
-    );
+            3,
+            json!({"thingGroupDescription": "d2", "attributePayload": {"attributes": {"z": "9"}}}),
+            "without merge the attributes are replaced",
+        ),
+    ] {
+        let answer = api.patch("/thing-groups/g", update).await.ok();
+        assert_eq!(answer, json!({ "version": version }));
+        let described = api.get("/thing-groups/g").await.ok();
+        assert_eq!(described["thingGroupProperties"], properties, "{why}");
+        assert_eq!(described["version"], version);
+    }
 
     let message = api
         .patch(
@@ -325,19 +295,17 @@ async fn update_merges_or_replaces_attributes_and_checks_versions() {
             json!({"thingGroupProperties": {}, "expectedVersion": 2}),
         )
         .await
-        .error("VersionConflictException", 409);
+        .error(VERSION_CONFLICT);
     assert_eq!(
         message,
         "The version for thing group g does not match the expected version."
     );
-    let message = api
-        .patch("/thing-groups/g", json!({"expectedVersion": 3}))
+    api.patch("/thing-groups/g", json!({"expectedVersion": 3}))
         .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("thingGroupProperties"), "{message}");
+        .error_saying(INVALID_REQUEST, "thingGroupProperties");
     api.patch("/thing-groups/missing", json!({"thingGroupProperties": {}}))
         .await
-        .error("ResourceNotFoundException", 404);
+        .error(NOT_FOUND);
     let attributes: serde_json::Map<String, Value> = (0..50)
         .map(|i| (format!("a{i}"), Value::from("v")))
         .collect();
@@ -346,7 +314,7 @@ async fn update_merges_or_replaces_attributes_and_checks_versions() {
         json!({"thingGroupProperties": {"attributePayload": {"attributes": attributes, "merge": true}}}),
     )
     .await
-    .error("InvalidRequestException", 400);
+    .error(INVALID_REQUEST);
     assert_eq!(api.get("/thing-groups/g").await.ok()["version"], 3);
 }
 
@@ -366,24 +334,22 @@ async fn delete_refuses_groups_with_children_and_checks_versions() {
     let message = api
         .delete("/thing-groups/parent")
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
     assert_eq!(
         message,
         "Cannot delete thing group : parent when there are still child groups attached to it"
     );
     api.delete("/thing-groups/child?expectedVersion=2")
         .await
-        .error("VersionConflictException", 409);
+        .error(VERSION_CONFLICT);
     api.delete("/thing-groups/child?expectedVersion=x")
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
     api.delete("/thing-groups/child?expectedVersion=1")
         .await
         .ok();
     api.delete("/thing-groups/parent").await.ok();
-    api.get("/thing-groups/parent")
-        .await
-        .error("ResourceNotFoundException", 404);
+    api.get("/thing-groups/parent").await.error(NOT_FOUND);
     // Deleting a group that does not exist succeeds, as in AWS IoT.
     api.delete("/thing-groups/parent").await.ok();
 
@@ -422,64 +388,51 @@ async fn list_thing_groups_filters_and_pages() {
     assert!(all.get("nextToken").is_none());
     let recursive = api.get("/thing-groups?recursive=true").await.ok();
     assert_eq!(recursive, all);
-    let roots = api.get("/thing-groups?recursive=false").await.ok();
-    assert_eq!(names(&roots, "thingGroups"), ["a", "b"]);
+    // (query, the groups it lists)
+    for (query, listed) in [
+        ("recursive=false", &["a", "b"][..]),
+        ("parentGroup=a", &["a1", "a2"]),
+        ("parentGroup=a&recursive=false", &["a1", "a2"]),
+        ("parentGroup=a&recursive=true", &["a1", "a1x", "a2"]),
+        ("namePrefixFilter=a1", &["a1", "a1x"]),
+        (
+            "parentGroup=a&recursive=true&namePrefixFilter=a1",
+            &["a1", "a1x"],
+        ),
+    ] {
+        let page = api.get(&format!("/thing-groups?{query}")).await.ok();
+        assert_eq!(names(&page, "thingGroups"), listed, "{query}");
+    }
+    for (query, error) in [
+        ("parentGroup=missing", NOT_FOUND),
+        ("recursive=maybe", INVALID_REQUEST),
+        ("maxResults=251", INVALID_REQUEST),
+        ("namePrefixFilter=a%20b", INVALID_REQUEST),
+    ] {
+        api.get(&format!("/thing-groups?{query}"))
+            .await
+            .error(error);
+    }
 
-    let children = api.get("/thing-groups?parentGroup=a").await.ok();
-    assert_eq!(names(&children, "thingGroups"), ["a1", "a2"]);
-    let children = api
-        .get("/thing-groups?parentGroup=a&recursive=false")
-        .await
-        .ok();
-    assert_eq!(names(&children, "thingGroups"), ["a1", "a2"]);
-    let descendants = api
-        .get("/thing-groups?parentGroup=a&recursive=true")
-        .await
-        .ok();
-    assert_eq!(names(&descendants, "thingGroups"), ["a1", "a1x", "a2"]);
-    let prefixed = api.get("/thing-groups?namePrefixFilter=a1").await.ok();
-    assert_eq!(names(&prefixed, "thingGroups"), ["a1", "a1x"]);
-    let prefixed = api
-        .get("/thing-groups?parentGroup=a&recursive=true&namePrefixFilter=a1")
-        .await
-        .ok();
-    assert_eq!(names(&prefixed, "thingGroups"), ["a1", "a1x"]);
-
-    api.get("/thing-groups?parentGroup=missing")
-        .await
-        .error("ResourceNotFoundException", 404);
-    api.get("/thing-groups?recursive=maybe")
-        .await
-        .error("InvalidRequestException", 400);
-    api.get("/thing-groups?maxResults=251")
-        .await
-        .error("InvalidRequestException", 400);
-    api.get("/thing-groups?namePrefixFilter=a%20b")
-        .await
-        .error("InvalidRequestException", 400);
-
-    let (all, pages) = walk(&api, "/thing-groups?", "thingGroups", Some("groupName"), 2).await;
-    assert_eq!(all, ["a", "a1", "a1x", "a2", "b", "b1"]);
-    assert_eq!(pages, 3);
-    let (descendants, _) = walk(
-        &api,
-        "/thing-groups?parentGroup=a&recursive=true",
-        "thingGroups",
-        Some("groupName"),
-        1,
-    )
-    .await;
-    assert_eq!(descendants, ["a1", "a1x", "a2"]);
+    // Page by page: (query, page size, the groups listed, the number of pages if known).
     // Root groups only: pages may be shorter than asked, but every root comes exactly once.
-    let (roots, _) = walk(
-        &api,
-        "/thing-groups?recursive=false",
-        "thingGroups",
-        Some("groupName"),
-        2,
-    )
-    .await;
-    assert_eq!(roots, ["a", "b"]);
+    for (query, max, listed, pages) in [
+        ("", 2, &["a", "a1", "a1x", "a2", "b", "b1"][..], Some(3)),
+        (
+            "parentGroup=a&recursive=true",
+            1,
+            &["a1", "a1x", "a2"],
+            None,
+        ),
+        ("recursive=false", 2, &["a", "b"], None),
+    ] {
+        let path = format!("/thing-groups?{query}");
+        let (all, walked) = walk(&api, &path, "thingGroups", Some("groupName"), max).await;
+        assert_eq!(all, listed, "{query}");
+        if let Some(pages) = pages {
+            assert_eq!(walked, pages, "{query}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -551,61 +504,52 @@ async fn membership_requests_are_validated() {
         "/thing-groups/addThingToThingGroup",
         "/thing-groups/removeThingFromThingGroup",
     ] {
-        api.put(path, json!({"thingName": "missing", "thingGroupName": "g"}))
-            .await
-            .error("ResourceNotFoundException", 404);
-        api.put(path, json!({"thingName": "t", "thingGroupName": "missing"}))
-            .await
-            .error("ResourceNotFoundException", 404);
-        api.put(
-            path,
-            json!({"thingArn": "arn:aws:iot:us-east-1:123456789012:thing/missing", "thingGroupName": "g"}),
-        )
-        .await
-        .error("ResourceNotFoundException", 404);
-        api.put(path, json!({"thingGroupName": "g"}))
-            .await
-            .error("InvalidRequestException", 400);
-        api.put(path, json!({"thingName": "t"}))
-            .await
-            .error("InvalidRequestException", 400);
-        api.put(
-            path,
-            json!({"thingName": "t", "thingGroupName": "g", "thingGroupArn": arn("other")}),
-        )
-        .await
-        .error("InvalidRequestException", 400);
-        api.put(
-            path,
-            json!({"thingName": "t", "thingGroupArn": "not-an-arn"}),
-        )
-        .await
-        .error("InvalidRequestException", 400);
-        api.put(
-            path,
-            json!({"thingName": "t", "thingGroupArn": "arn:aws:iot:us-east-1:123456789012:thing/g"}),
-        )
-        .await
-        .error("InvalidRequestException", 400);
-        api.put(
-            path,
-            json!({"thingName": "t", "thingGroupArn": "arn:aws:iot:eu-west-1:123456789012:thinggroup/g"}),
-        )
-        .await
-        .error("ResourceNotFoundException", 404);
-        api.put(path, json!({"thingName": "a b", "thingGroupName": "g"}))
-            .await
-            .error("InvalidRequestException", 400);
+        for (body, error) in [
+            (
+                json!({"thingName": "missing", "thingGroupName": "g"}),
+                NOT_FOUND,
+            ),
+            (
+                json!({"thingName": "t", "thingGroupName": "missing"}),
+                NOT_FOUND,
+            ),
+            (
+                json!({"thingArn": "arn:aws:iot:us-east-1:123456789012:thing/missing", "thingGroupName": "g"}),
+                NOT_FOUND,
+            ),
+            (json!({"thingGroupName": "g"}), INVALID_REQUEST),
+            (json!({"thingName": "t"}), INVALID_REQUEST),
+            (
+                json!({"thingName": "t", "thingGroupName": "g", "thingGroupArn": arn("other")}),
+                INVALID_REQUEST,
+            ),
+            (
+                json!({"thingName": "t", "thingGroupArn": "not-an-arn"}),
+                INVALID_REQUEST,
+            ),
+            (
+                json!({"thingName": "t", "thingGroupArn": "arn:aws:iot:us-east-1:123456789012:thing/g"}),
+                INVALID_REQUEST,
+            ),
+            (
+                json!({"thingName": "t", "thingGroupArn": "arn:aws:iot:eu-west-1:123456789012:thinggroup/g"}),
+                NOT_FOUND,
+            ),
+            (
+                json!({"thingName": "a b", "thingGroupName": "g"}),
+                INVALID_REQUEST,
+            ),
+        ] {
+            api.put(path, body).await.error(error);
+        }
     }
-    api.get("/thing-groups/missing/things")
-        .await
-        .error("ResourceNotFoundException", 404);
-    api.get("/things/missing/thing-groups")
-        .await
-        .error("ResourceNotFoundException", 404);
-    api.get("/thing-groups/g/things?recursive=1")
-        .await
-        .error("InvalidRequestException", 400);
+    for (path, error) in [
+        ("/thing-groups/missing/things", NOT_FOUND),
+        ("/things/missing/thing-groups", NOT_FOUND),
+        ("/thing-groups/g/things?recursive=1", INVALID_REQUEST),
+    ] {
+        api.get(path).await.error(error);
+    }
 }
 
 #[tokio::test]
@@ -619,18 +563,15 @@ async fn a_thing_is_in_at_most_one_group_of_a_hierarchy() {
     thing(&api, "t").await;
     add(&api, "t", "left").await;
     for conflicting in ["root", "right", "left-leaf"] {
-        let message = api
-            .put(
-                "/thing-groups/addThingToThingGroup",
-                json!({"thingName": "t", "thingGroupName": conflicting}),
-            )
-            .await
-            .error("InvalidRequestException", 400);
-        assert!(message.contains("same hierarchy"), "{message}");
+        api.put(
+            "/thing-groups/addThingToThingGroup",
+            json!({"thingName": "t", "thingGroupName": conflicting}),
+        )
+        .await
+        .error_saying(INVALID_REQUEST, "same hierarchy");
     }
     add(&api, "t", "elsewhere").await;
-    let groups = api.get("/things/t/thing-groups").await.ok();
-    assert_eq!(names(&groups, "thingGroups"), ["elsewhere", "left"]);
+    assert_eq!(groups_of(&api, "t").await, ["elsewhere", "left"]);
 }
 
 #[tokio::test]
@@ -643,29 +584,24 @@ async fn a_thing_is_in_at_most_ten_groups() {
     for i in 0..10 {
         add(&api, "t", &format!("g{i:02}")).await;
     }
-    let message = api
-        .put(
-            "/thing-groups/addThingToThingGroup",
-            json!({"thingName": "t", "thingGroupName": "g10"}),
-        )
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("at most 10"), "{message}");
+    api.put(
+        "/thing-groups/addThingToThingGroup",
+        json!({"thingName": "t", "thingGroupName": "g10"}),
+    )
+    .await
+    .error_saying(INVALID_REQUEST, "at most 10");
     // Re-adding one it is in is still fine.
     add(&api, "t", "g00").await;
     // Swapping in one call keeps ten.
-    api.put(
-        "/thing-groups/updateThingGroupsForThing",
+    update_groups_of_thing(
+        &api,
         json!({"thingName": "t", "thingGroupsToAdd": ["g10"], "thingGroupsToRemove": ["g00"]}),
     )
     .await
     .ok();
-    api.put(
-        "/thing-groups/updateThingGroupsForThing",
-        json!({"thingName": "t", "thingGroupsToAdd": ["g00"]}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
+    update_groups_of_thing(&api, json!({"thingName": "t", "thingGroupsToAdd": ["g00"]}))
+        .await
+        .error(INVALID_REQUEST);
 
     // ListThingGroupsForThing pages.
     let (groups, pages) = walk(
@@ -694,77 +630,54 @@ async fn update_thing_groups_for_thing_moves_a_thing_as_a_whole() {
     add(&api, "t", "left").await;
 
     // Moving between two groups of one hierarchy works in one call...
-    api.put(
-        "/thing-groups/updateThingGroupsForThing",
+    update_groups_of_thing(
+        &api,
         json!({"thingName": "t", "thingGroupsToAdd": ["right", "other"], "thingGroupsToRemove": ["left"]}),
     )
     .await
     .ok();
-    let groups = api.get("/things/t/thing-groups").await.ok();
-    assert_eq!(names(&groups, "thingGroups"), ["other", "right"]);
-    // ...but not adding two of one hierarchy.
-    api.put(
-        "/thing-groups/updateThingGroupsForThing",
-        json!({"thingName": "t", "thingGroupsToAdd": ["left"]}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
-    api.put(
-        "/thing-groups/updateThingGroupsForThing",
-        json!({"thingName": "t", "thingGroupsToAdd": ["left", "root"], "thingGroupsToRemove": ["right"]}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
-    // Refused requests change nothing.
-    let groups = api.get("/things/t/thing-groups").await.ok();
-    assert_eq!(names(&groups, "thingGroups"), ["other", "right"]);
-
-    api.put(
-        "/thing-groups/updateThingGroupsForThing",
-        json!({"thingName": "t", "thingGroupsToAdd": ["missing"]}),
-    )
-    .await
-    .error("ResourceNotFoundException", 404);
-    api.put(
-        "/thing-groups/updateThingGroupsForThing",
-        json!({"thingName": "t", "thingGroupsToRemove": ["missing"]}),
-    )
-    .await
-    .error("ResourceNotFoundException", 404);
-    api.put(
-        "/thing-groups/updateThingGroupsForThing",
-        json!({"thingName": "missing", "thingGroupsToAdd": ["other"]}),
-    )
-    .await
-    .error("ResourceNotFoundException", 404);
-    api.put(
-        "/thing-groups/updateThingGroupsForThing",
-        json!({"thingGroupsToAdd": ["other"]}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
-    api.put(
-        "/thing-groups/updateThingGroupsForThing",
-        json!({"thingName": "t", "thingGroupsToAdd": ["bad name"]}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
+    assert_eq!(groups_of(&api, "t").await, ["other", "right"]);
+    // ...but not adding two of one hierarchy; and a group or thing must exist. (request, error)
+    for (body, error) in [
+        (
+            json!({"thingName": "t", "thingGroupsToAdd": ["left"]}),
+            INVALID_REQUEST,
+        ),
+        (
+            json!({"thingName": "t", "thingGroupsToAdd": ["left", "root"], "thingGroupsToRemove": ["right"]}),
+            INVALID_REQUEST,
+        ),
+        (
+            json!({"thingName": "t", "thingGroupsToAdd": ["missing"]}),
+            NOT_FOUND,
+        ),
+        (
+            json!({"thingName": "t", "thingGroupsToRemove": ["missing"]}),
+            NOT_FOUND,
+        ),
+        (
+            json!({"thingName": "missing", "thingGroupsToAdd": ["other"]}),
+            NOT_FOUND,
+        ),
+        (json!({"thingGroupsToAdd": ["other"]}), INVALID_REQUEST),
+        (
+            json!({"thingName": "t", "thingGroupsToAdd": ["bad name"]}),
+            INVALID_REQUEST,
+        ),
+    ] {
+        update_groups_of_thing(&api, body).await.error(error);
+        // Refused requests change nothing.
+        assert_eq!(groups_of(&api, "t").await, ["other", "right"]);
+    }
 
     // Removing everything, and a call with nothing to do, succeed.
-    api.put(
-        "/thing-groups/updateThingGroupsForThing",
+    for body in [
         json!({"thingName": "t", "thingGroupsToRemove": ["right", "other"]}),
-    )
-    .await
-    .ok();
-    api.put(
-        "/thing-groups/updateThingGroupsForThing",
         json!({"thingName": "t"}),
-    )
-    .await
-    .ok();
-    let groups = api.get("/things/t/thing-groups").await.ok();
-    assert_eq!(groups, json!({"thingGroups": []}));
+    ] {
+        update_groups_of_thing(&api, body).await.ok();
+    }
+    assert!(groups_of(&api, "t").await.is_empty());
 }
 
 #[tokio::test]
@@ -782,35 +695,32 @@ async fn list_things_in_thing_group_recurses_and_pages() {
     thing(&api, "g0").await;
     add(&api, "g0", "grandchild").await;
 
-    let direct = api.get("/thing-groups/root/things").await.ok();
-    assert_eq!(names(&direct, "things"), ["r0", "r1", "r2", "r3", "r4"]);
-    let all = api
-        .get("/thing-groups/root/things?recursive=true")
-        .await
-        .ok();
-    assert_eq!(
-        names(&all, "things"),
-        ["c0", "g0", "r0", "r1", "r2", "r3", "r4"]
-    );
+    // (query, the things listed, at once and in pages of 3)
+    for (query, listed) in [
+        ("", &["r0", "r1", "r2", "r3", "r4"][..]),
+        (
+            "recursive=true",
+            &["c0", "g0", "r0", "r1", "r2", "r3", "r4"],
+        ),
+    ] {
+        let page = api
+            .get(&format!("/thing-groups/root/things?{query}"))
+            .await
+            .ok();
+        assert_eq!(names(&page, "things"), listed, "{query}");
+        let path = format!("/thing-groups/root/things?{query}");
+        let (things, pages) = walk(&api, &path, "things", None, 3).await;
+        assert_eq!(things, listed, "{query}");
+        assert_eq!(pages, listed.len().div_ceil(3), "{query}");
+    }
     let child = api
         .get("/thing-groups/child/things?recursive=true")
         .await
         .ok();
     assert_eq!(names(&child, "things"), ["c0", "g0"]);
-
-    let (things, pages) = walk(
-        &api,
-        "/thing-groups/root/things?recursive=true",
-        "things",
-        None,
-        3,
-    )
-    .await;
-    assert_eq!(things, ["c0", "g0", "r0", "r1", "r2", "r3", "r4"]);
-    assert_eq!(pages, 3);
     let (things, _) = walk(&api, "/thing-groups/root/things?", "things", None, 2).await;
     assert_eq!(things, ["r0", "r1", "r2", "r3", "r4"]);
     api.get("/thing-groups/root/things?maxResults=0")
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
 }

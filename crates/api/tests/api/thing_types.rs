@@ -3,34 +3,30 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::TestApi;
+use crate::harness::{
+    ALREADY_EXISTS, Answer, INVALID_REQUEST, NOT_FOUND, TestApi, item_names, items, numbered_tags,
+};
 
 const ARN: &str = "arn:aws:iot:us-east-1:123456789012:thingtype/bulb";
 
-/// Every name ListThingTypes returns, page by page, with `maxResults`.
+/// Every name ListThingTypes returns, page by page, with `maxResults`; and the number of pages.
 async fn walk(api: &TestApi, query: &str, max: usize) -> (Vec<String>, usize) {
-    let mut names = Vec::new();
-    let mut pages = 0;
-    let mut token: Option<String> = None;
-    loop {
-        let mut path = format!("/thing-types?maxResults={max}{query}");
-        if let Some(token) = &token {
-            path.push_str(&format!("&nextToken={token}"));
-        }
-        let page = api.get(&path).await.ok();
-        pages += 1;
-        let items = page["thingTypes"].as_array().unwrap();
-        assert!(items.len() <= max);
-        names.extend(
-            items
-                .iter()
-                .map(|t| t["thingTypeName"].as_str().unwrap().to_owned()),
-        );
-        match page["nextToken"].as_str() {
-            Some(next) => token = Some(next.to_owned()),
-            None => return (names, pages),
-        }
-    }
+    let pages = api
+        .pages(&format!("/thing-types?maxResults={max}{query}"), &[])
+        .await;
+    let items = items(&pages, "thingTypes", Some(max));
+    (item_names(&items, "thingTypeName"), pages.len())
+}
+
+/// DeprecateThingType with `body`.
+async fn deprecate(api: &TestApi, name: &str, body: Value) -> Answer {
+    api.post(&format!("/thing-types/{name}/deprecate"), body)
+        .await
+}
+
+/// DescribeThingType's `thingTypeMetadata`.
+async fn type_metadata(api: &TestApi, name: &str) -> Value {
+    api.get(&format!("/thing-types/{name}")).await.ok()["thingTypeMetadata"].clone()
 }
 
 #[tokio::test]
@@ -88,9 +84,7 @@ async fn create_and_describe_a_thing_type() {
     api.post("/thing-types/plain", json!({})).await.ok();
     let plain = api.get("/thing-types/plain").await.ok();
     assert_eq!(plain["thingTypeProperties"], json!({}));
-    api.get("/thing-types/missing")
-        .await
-        .error("ResourceNotFoundException", 404);
+    api.get("/thing-types/missing").await.error(NOT_FOUND);
 }
 
 #[tokio::test]
@@ -100,107 +94,81 @@ async fn create_is_idempotent_only_for_the_same_properties() {
     let first = api.post("/thing-types/t", body.clone()).await.ok();
     let again = api.post("/thing-types/t", body).await.ok();
     assert_eq!(first, again);
-    let answer = api
-        .post(
-            "/thing-types/t",
-            json!({"thingTypeProperties": {"searchableAttributes": ["b"]}}),
-        )
-        .await;
-    assert_eq!(answer.body["resourceId"], first["thingTypeId"]);
-    assert_eq!(answer.body["resourceArn"], first["thingTypeArn"]);
-    answer.error("ResourceAlreadyExistsException", 409);
+    api.post(
+        "/thing-types/t",
+        json!({"thingTypeProperties": {"searchableAttributes": ["b"]}}),
+    )
+    .await
+    .already_exists(first["thingTypeId"].clone(), first["thingTypeArn"].clone());
     api.post(
         "/thing-types/t",
         json!({"thingTypeProperties": {"searchableAttributes": ["a"], "thingTypeDescription": "d"}}),
     )
     .await
-    .error("ResourceAlreadyExistsException", 409);
+    .error(ALREADY_EXISTS);
 }
 
 #[tokio::test]
 async fn names_properties_and_tags_are_validated() {
     let api = TestApi::new().await;
-    let message = api
-        .post("/thing-types/bad%20name", json!({}))
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("thingTypeName"), "{message}");
-    api.post(&format!("/thing-types/{}", "t".repeat(129)), json!({}))
-        .await
-        .error("InvalidRequestException", 400);
     api.post(&format!("/thing-types/{}", "t".repeat(128)), json!({}))
         .await
         .ok();
-
-    let message = api
-        .post(
+    let too_long = format!("/thing-types/{}", "t".repeat(129));
+    // (path, body, a part of the message)
+    for (path, body, says) in [
+        ("/thing-types/bad%20name", json!({}), "thingTypeName"),
+        (too_long.as_str(), json!({}), ""),
+        (
             "/thing-types/t",
             json!({"thingTypeProperties": {"searchableAttributes": ["a", "b", "c", "d"]}}),
-        )
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(
-        message.contains("at most 3 searchable attributes"),
-        "{message}"
-    );
-    api.post(
-        "/thing-types/t",
-        json!({"thingTypeProperties": {"searchableAttributes": ["a b"]}}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
-    api.post(
-        "/thing-types/t",
-        json!({"thingTypeProperties": {"thingTypeDescription": "x".repeat(2029)}}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
-    api.post(
-        "/thing-types/t",
-        json!({"thingTypeProperties": {"thingTypeDescription": "line\nbreak"}}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
-    api.post(
-        "/thing-types/t",
-        json!({"thingTypeProperties": {"mqtt5Configuration": {"propagatingAttributes": [
-            {"userPropertyKey": "k", "thingAttribute": "a"}
-        ]}}}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
-
-    let tags: Vec<Value> = (0..51)
-        .map(|i| json!({"Key": format!("k{i}"), "Value": "v"}))
-        .collect();
-    let message = api
-        .post("/thing-types/t", json!({"tags": tags}))
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("at most 50 tags"), "{message}");
-    api.post("/thing-types/t", json!({"tags": [{"Key": ""}]}))
-        .await
-        .error("InvalidRequestException", 400);
-    api.post(
-        "/thing-types/t",
-        json!({"tags": [{"Key": "aws:owner", "Value": "me"}]}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
-    api.post("/thing-types/t", json!({"tags": [{"Value": "no key"}]}))
-        .await
-        .error("InvalidRequestException", 400);
+            "at most 3 searchable attributes",
+        ),
+        (
+            "/thing-types/t",
+            json!({"thingTypeProperties": {"searchableAttributes": ["a b"]}}),
+            "",
+        ),
+        (
+            "/thing-types/t",
+            json!({"thingTypeProperties": {"thingTypeDescription": "x".repeat(2029)}}),
+            "",
+        ),
+        (
+            "/thing-types/t",
+            json!({"thingTypeProperties": {"thingTypeDescription": "line\nbreak"}}),
+            "",
+        ),
+        (
+            "/thing-types/t",
+            json!({"thingTypeProperties": {"mqtt5Configuration": {"propagatingAttributes": [
+                {"userPropertyKey": "k", "thingAttribute": "a"}
+            ]}}}),
+            "",
+        ),
+        (
+            "/thing-types/t",
+            json!({"tags": numbered_tags(51)}),
+            "at most 50 tags",
+        ),
+        ("/thing-types/t", json!({"tags": [{"Key": ""}]}), ""),
+        (
+            "/thing-types/t",
+            json!({"tags": [{"Key": "aws:owner", "Value": "me"}]}),
+            "",
+        ),
+        ("/thing-types/t", json!({"tags": [{"Value": "no key"}]}), ""),
+    ] {
+        api.post(path, body)
+            .await
+            .error_saying(INVALID_REQUEST, says);
+    }
     // None of the refused requests created the type.
-    api.get("/thing-types/t")
-        .await
-        .error("ResourceNotFoundException", 404);
+    api.get("/thing-types/t").await.error(NOT_FOUND);
     // Exactly three searchable attributes and fifty tags are fine.
-    let tags: Vec<Value> = (0..50)
-        .map(|i| json!({"Key": format!("k{i}"), "Value": "v"}))
-        .collect();
     api.post(
         "/thing-types/t",
-        json!({"thingTypeProperties": {"searchableAttributes": ["a", "b", "c"]}, "tags": tags}),
+        json!({"thingTypeProperties": {"searchableAttributes": ["a", "b", "c"]}, "tags": numbered_tags(50)}),
     )
     .await
     .ok();
@@ -215,37 +183,35 @@ async fn update_patches_the_given_properties() {
     )
     .await
     .ok();
-    api.patch(
-        "/thing-types/bulb",
-        json!({"thingTypeProperties": {"thingTypeDescription": "new"}}),
-    )
-    .await
-    .ok();
-    let described = api.get("/thing-types/bulb").await.ok();
-    assert_eq!(
-        described["thingTypeProperties"],
-        json!({"thingTypeDescription": "new", "searchableAttributes": ["a"]})
-    );
-    api.patch(
-        "/thing-types/bulb",
-        json!({"thingTypeProperties": {"searchableAttributes": ["x", "y", "z"]}}),
-    )
-    .await
-    .ok();
-    let described = api.get("/thing-types/bulb").await.ok();
-    assert_eq!(
-        described["thingTypeProperties"],
-        json!({"thingTypeDescription": "new", "searchableAttributes": ["x", "y", "z"]})
-    );
+    // (the update, the properties it leaves)
+    for (update, properties) in [
+        (
+            json!({"thingTypeDescription": "new"}),
+            json!({"thingTypeDescription": "new", "searchableAttributes": ["a"]}),
+        ),
+        (
+            json!({"searchableAttributes": ["x", "y", "z"]}),
+            json!({"thingTypeDescription": "new", "searchableAttributes": ["x", "y", "z"]}),
+        ),
+    ] {
+        api.patch(
+            "/thing-types/bulb",
+            json!({ "thingTypeProperties": update }),
+        )
+        .await
+        .ok();
+        let described = api.get("/thing-types/bulb").await.ok();
+        assert_eq!(described["thingTypeProperties"], properties);
+    }
     api.patch(
         "/thing-types/bulb",
         json!({"thingTypeProperties": {"searchableAttributes": ["a", "b", "c", "d"]}}),
     )
     .await
-    .error("InvalidRequestException", 400);
+    .error(INVALID_REQUEST);
     api.patch("/thing-types/missing", json!({"thingTypeProperties": {}}))
         .await
-        .error("ResourceNotFoundException", 404);
+        .error(NOT_FOUND);
 }
 
 #[tokio::test]
@@ -255,54 +221,41 @@ async fn deprecated_types_take_no_new_things_until_undeprecated() {
     api.post("/things/lamp-1", json!({"thingTypeName": "bulb"}))
         .await
         .ok();
-    api.post("/thing-types/bulb/deprecate", json!({}))
-        .await
-        .ok();
-    let metadata = api.get("/thing-types/bulb").await.ok()["thingTypeMetadata"].clone();
+    deprecate(&api, "bulb", json!({})).await.ok();
+    let metadata = type_metadata(&api, "bulb").await;
     assert_eq!(metadata["deprecated"], true);
     let deprecated_at = metadata["deprecationDate"].as_f64().unwrap();
     assert!(deprecated_at >= metadata["creationDate"].as_f64().unwrap());
 
     api.post("/things/lamp-2", json!({"thingTypeName": "bulb"}))
         .await
-        .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
     // Things of the type stay as they are.
     assert_eq!(
         api.get("/things/lamp-1").await.ok()["thingTypeName"],
         "bulb"
     );
     // Deprecating again keeps the first date.
-    api.post(
-        "/thing-types/bulb/deprecate",
-        json!({"undoDeprecate": false}),
-    )
-    .await
-    .ok();
-    let metadata = api.get("/thing-types/bulb").await.ok()["thingTypeMetadata"].clone();
+    deprecate(&api, "bulb", json!({"undoDeprecate": false}))
+        .await
+        .ok();
+    let metadata = type_metadata(&api, "bulb").await;
     assert_eq!(metadata["deprecationDate"].as_f64().unwrap(), deprecated_at);
 
-    api.post(
-        "/thing-types/bulb/deprecate",
-        json!({"undoDeprecate": true}),
-    )
-    .await
-    .ok();
-    let metadata = api.get("/thing-types/bulb").await.ok()["thingTypeMetadata"].clone();
+    deprecate(&api, "bulb", json!({"undoDeprecate": true}))
+        .await
+        .ok();
+    let metadata = type_metadata(&api, "bulb").await;
     assert_eq!(metadata["deprecated"], false);
     assert!(metadata.get("deprecationDate").is_none(), "{metadata}");
     api.post("/things/lamp-2", json!({"thingTypeName": "bulb"}))
         .await
         .ok();
 
-    api.post("/thing-types/missing/deprecate", json!({}))
+    deprecate(&api, "missing", json!({})).await.error(NOT_FOUND);
+    deprecate(&api, "bulb", json!({"undoDeprecate": "yes"}))
         .await
-        .error("ResourceNotFoundException", 404);
-    api.post(
-        "/thing-types/bulb/deprecate",
-        json!({"undoDeprecate": "yes"}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
+        .error(INVALID_REQUEST);
 }
 
 #[tokio::test]
@@ -318,30 +271,20 @@ async fn delete_requires_deprecation_and_no_things() {
         .await
         .ok();
 
-    let message = api
-        .delete("/thing-types/bulb")
+    api.delete("/thing-types/bulb")
         .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("deprecated"), "{message}");
-    api.post("/thing-types/bulb/deprecate", json!({}))
+        .error_saying(INVALID_REQUEST, "deprecated");
+    deprecate(&api, "bulb", json!({})).await.ok();
+    api.delete("/thing-types/bulb")
         .await
-        .ok();
-    let message = api
-        .delete("/thing-types/bulb")
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("things"), "{message}");
+        .error_saying(INVALID_REQUEST, "things");
 
     api.patch("/things/lamp", json!({"removeThingType": true}))
         .await
         .ok();
     api.delete("/thing-types/bulb").await.ok();
-    api.get("/thing-types/bulb")
-        .await
-        .error("ResourceNotFoundException", 404);
-    api.delete("/thing-types/bulb")
-        .await
-        .error("ResourceNotFoundException", 404);
+    api.get("/thing-types/bulb").await.error(NOT_FOUND);
+    api.delete("/thing-types/bulb").await.error(NOT_FOUND);
 
     // Its tags went with it: a new type of the same name starts untagged.
     api.post("/thing-types/bulb", json!({})).await.ok();
@@ -360,9 +303,7 @@ async fn list_thing_types_pages_and_filters() {
         .await
         .ok();
     }
-    api.post("/thing-types/type-3/deprecate", json!({}))
-        .await
-        .ok();
+    deprecate(&api, "type-3", json!({})).await.ok();
 
     let (names, pages) = walk(&api, "", 3).await;
     assert_eq!(
@@ -399,13 +340,9 @@ async fn list_thing_types_pages_and_filters() {
     let none = api.get("/thing-types?thingTypeName=nothing").await.ok();
     assert_eq!(none, json!({"thingTypes": []}));
 
-    api.get("/thing-types?maxResults=0")
-        .await
-        .error("InvalidRequestException", 400);
-    api.get("/thing-types?maxResults=251")
-        .await
-        .error("InvalidRequestException", 400);
-    api.get("/thing-types?thingTypeName=bad%20name")
-        .await
-        .error("InvalidRequestException", 400);
+    for bad in ["maxResults=0", "maxResults=251", "thingTypeName=bad%20name"] {
+        api.get(&format!("/thing-types?{bad}"))
+            .await
+            .error(INVALID_REQUEST);
+    }
 }

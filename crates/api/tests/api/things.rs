@@ -2,7 +2,10 @@
 
 use serde_json::json;
 
-use crate::harness::TestApi;
+use crate::harness::{
+    INVALID_REQUEST, NOT_FOUND, NOT_IMPLEMENTED, TestApi, UNKNOWN_OPERATION, VERSION_CONFLICT,
+    item_names, items,
+};
 
 #[tokio::test]
 async fn create_describe_update_delete_a_thing() {
@@ -42,16 +45,14 @@ async fn create_describe_update_delete_a_thing() {
             json!({"attributePayload": {"attributes": {}}, "expectedVersion": 1}),
         )
         .await
-        .error("VersionConflictException", 409);
+        .error(VERSION_CONFLICT);
     assert_eq!(
         message,
         "The version for thing button-1 does not match the expected version."
     );
 
     api.delete("/things/button-1").await.ok();
-    api.get("/things/button-1")
-        .await
-        .error("ResourceNotFoundException", 404);
+    api.get("/things/button-1").await.error(NOT_FOUND);
     // Deleting a thing that does not exist succeeds, as in AWS IoT.
     api.delete("/things/button-1").await.ok();
 }
@@ -59,67 +60,55 @@ async fn create_describe_update_delete_a_thing() {
 #[tokio::test]
 async fn create_is_idempotent_only_for_the_same_configuration() {
     let api = TestApi::new().await;
-    let first = api
-        .post(
-            "/things/t",
-            json!({"attributePayload": {"attributes": {"a": "1"}}}),
-        )
-        .await
-        .ok();
-    let again = api
-        .post(
-            "/things/t",
-            json!({"attributePayload": {"attributes": {"a": "1"}}}),
-        )
-        .await
-        .ok();
+    let body = |value: &str| json!({"attributePayload": {"attributes": {"a": value}}});
+    let first = api.post("/things/t", body("1")).await.ok();
+    let again = api.post("/things/t", body("1")).await.ok();
     assert_eq!(first, again);
-    let answer = api
-        .post(
-            "/things/t",
-            json!({"attributePayload": {"attributes": {"a": "2"}}}),
-        )
-        .await;
-    assert_eq!(answer.body["resourceId"], first["thingId"]);
-    assert_eq!(answer.body["resourceArn"], first["thingArn"]);
-    answer.error("ResourceAlreadyExistsException", 409);
+    api.post("/things/t", body("2"))
+        .await
+        .already_exists(first["thingId"].clone(), first["thingArn"].clone());
 }
 
 #[tokio::test]
 async fn names_and_attributes_are_validated() {
     let api = TestApi::new().await;
-    let message = api
-        .post("/things/bad%20name", json!({}))
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(
-        message.contains("Member must satisfy regular expression pattern: [a-zA-Z0-9:_-]+"),
-        "{message}"
-    );
-    let long = "a".repeat(129);
-    api.post(&format!("/things/{long}"), json!({}))
-        .await
-        .error("InvalidRequestException", 400);
-    api.post(
-        "/things/t",
-        json!({"attributePayload": {"attributes": {"a b": "1"}}}),
-    )
-    .await
-    .error("InvalidRequestException", 400);
-    let message = api
-        .post(
+    let long = format!("/things/{}", "a".repeat(129));
+    // (path, body, error, a part of the message)
+    for (path, body, error, says) in [
+        (
+            "/things/bad%20name",
+            json!({}),
+            INVALID_REQUEST,
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9:_-]+",
+        ),
+        (long.as_str(), json!({}), INVALID_REQUEST, ""),
+        (
+            "/things/t",
+            json!({"attributePayload": {"attributes": {"a b": "1"}}}),
+            INVALID_REQUEST,
+            "",
+        ),
+        (
             "/things/t",
             json!({"attributePayload": {"attributes": {"a": "1", "b": "2", "c": "3", "d": "4"}}}),
-        )
-        .await
-        .error("InvalidRequestException", 400);
-    assert!(message.contains("at most 3 attributes"), "{message}");
-    api.post("/things/t", json!({"thingTypeName": "missing"}))
-        .await
-        .error("ResourceNotFoundException", 404);
-    api.post("/things/t", json!({"attributePayload": 7}))
-        .await
-        .error("InvalidRequestException", 400);
+            INVALID_REQUEST,
+            "at most 3 attributes",
+        ),
+        (
+            "/things/t",
+            json!({"thingTypeName": "missing"}),
+            NOT_FOUND,
+            "",
+        ),
+        (
+            "/things/t",
+            json!({"attributePayload": 7}),
+            INVALID_REQUEST,
+            "",
+        ),
+    ] {
+        api.post(path, body).await.error_saying(error, says);
+    }
 }
 
 #[tokio::test]
@@ -134,26 +123,8 @@ async fn list_things_pages_and_filters() {
         .await
         .ok();
     }
-    let mut names = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let path = match &token {
-            Some(token) => format!("/things?maxResults=3&nextToken={token}"),
-            None => "/things?maxResults=3".to_owned(),
-        };
-        let page = api.get(&path).await.ok();
-        names.extend(
-            page["things"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t["thingName"].as_str().unwrap().to_owned()),
-        );
-        match page["nextToken"].as_str() {
-            Some(next) => token = Some(next.to_owned()),
-            None => break,
-        }
-    }
+    let pages = api.pages("/things?maxResults=3", &[]).await;
+    let names = item_names(&items(&pages, "things", Some(3)), "thingName");
     assert_eq!(
         names,
         (0..7).map(|i| format!("thing-{i}")).collect::<Vec<_>>()
@@ -168,37 +139,28 @@ async fn list_things_pages_and_filters() {
         .await
         .ok();
     assert_eq!(prefix["things"].as_array().unwrap().len(), 7);
-    api.get("/things?maxResults=0")
-        .await
-        .error("InvalidRequestException", 400);
-    api.get("/things?maxResults=251")
-        .await
-        .error("InvalidRequestException", 400);
+    for bad in ["maxResults=0", "maxResults=251"] {
+        api.get(&format!("/things?{bad}"))
+            .await
+            .error(INVALID_REQUEST);
+    }
 }
 
 #[tokio::test]
 async fn unknown_and_unimplemented_operations_get_aws_errors() {
     let api = TestApi::new().await;
-    let message = api
-        .get("/policies")
+    api.get("/policies")
         .await
-        .error("NotImplementedException", 501);
-    assert!(message.contains("ListPolicies"), "{message}");
-    api.get("/no/such/operation")
-        .await
-        .error("UnknownOperationException", 404);
+        .error_saying(NOT_IMPLEMENTED, "ListPolicies");
+    api.get("/no/such/operation").await.error(UNKNOWN_OPERATION);
 }
 
 #[tokio::test]
 async fn a_known_path_with_another_method_gets_an_aws_error() {
     let api = TestApi::new().await;
     // POST /things is RegisterThing, which thingd does not offer; DELETE /things is nothing.
-    let message = api
-        .post("/things", json!({}))
+    api.post("/things", json!({}))
         .await
-        .error("NotImplementedException", 501);
-    assert!(message.contains("RegisterThing"), "{message}");
-    api.delete("/things")
-        .await
-        .error("UnknownOperationException", 404);
+        .error_saying(NOT_IMPLEMENTED, "RegisterThing");
+    api.delete("/things").await.error(UNKNOWN_OPERATION);
 }

@@ -3,18 +3,16 @@
 
 use std::time::Duration;
 
-use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, SessionTokenMode, SignableBody, SignableRequest, SignatureLocation,
-    SigningSettings, sign,
+    PayloadChecksumKind, SessionTokenMode, SignableBody, SignatureLocation, SigningSettings,
 };
-use aws_sigv4::sign::v4;
 use aws_smithy_http::label::{EncodingStrategy, fmt_string as label};
 use aws_smithy_http::query::fmt_string as query;
 use thingd_sigv4::{Error, Verifier};
 
 use crate::support::{
-    AKID, HOST, SECRET, TestRequest, assert_verifies_and_detects_tampering, signing_time,
+    AKID, HOST, SECRET, TestRequest, assert_verifies_and_detects_tampering, aws_sigv4_sign,
+    signing_time,
 };
 
 /// How the SDK signs a request.
@@ -24,6 +22,9 @@ struct How {
     content_sha256_header: bool,
     presign: Option<Duration>,
     session_token: Option<&'static str>,
+    /// The session token is signed, as the SDK does for every service but AWS IoT's WebSocket
+    /// signers, which add it after signing.
+    session_token_signed: bool,
 }
 
 /// Signs like the SDK, then returns the request as the server receives it.
@@ -35,15 +36,6 @@ fn sdk_signed(
     body: &[u8],
     how: How,
 ) -> TestRequest {
-    let uri = format!("http://{HOST}{path_and_query}");
-    let identity = Credentials::new(
-        AKID,
-        SECRET,
-        how.session_token.map(str::to_owned),
-        None,
-        "test",
-    )
-    .into();
     let mut settings = SigningSettings::default();
     if how.content_sha256_header || how.unsigned_payload {
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
@@ -52,27 +44,23 @@ fn sdk_signed(
         settings.signature_location = SignatureLocation::QueryParams;
         settings.expires_in = Some(expires);
     }
-    if how.session_token.is_some() {
-        // As AWS IoT's WebSocket signers: the token is added after signing.
+    if how.session_token.is_some() && !how.session_token_signed {
         settings.session_token_mode = SessionTokenMode::Exclude;
     }
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name(service)
-        .time(signing_time())
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
     let signable_body = if how.unsigned_payload {
         SignableBody::UnsignedPayload
     } else {
         SignableBody::Bytes(body)
     };
-    let signable =
-        SignableRequest::new(method, uri.as_str(), headers.iter().copied(), signable_body).unwrap();
-    let (instructions, _signature) = sign(signable, &params).unwrap().into_parts();
+    let (instructions, _signature) = aws_sigv4_sign(
+        service,
+        (method, path_and_query),
+        headers,
+        signable_body,
+        settings,
+        how.session_token,
+    );
+    let uri = format!("http://{HOST}{path_and_query}");
     let mut builder = http::Request::builder().method(method).uri(uri.as_str());
     for (name, value) in headers {
         builder = builder.header(*name, *value);
@@ -80,6 +68,16 @@ fn sdk_signed(
     let mut request = builder.body(body.to_vec()).unwrap();
     instructions.apply_to_request_http1x(&mut request);
     TestRequest::from_http(&request)
+}
+
+/// `GET /mqtt` presigned like the SDK for AWS IoT's device gateway (the WebSocket URL), valid
+/// for `expires_in` seconds.
+fn presigned_mqtt(expires_in: u64, how: How) -> TestRequest {
+    let how = How {
+        presign: Some(Duration::from_secs(expires_in)),
+        ..how
+    };
+    sdk_signed("iotdevicegateway", "GET", "/mqtt", &[], b"", how)
 }
 
 fn check(name: &str, verifier: &Verifier, request: &TestRequest) -> thingd_sigv4::Verified {
@@ -237,17 +235,7 @@ fn content_sha256_header() {
 
 #[test]
 fn presigned_url() {
-    let request = sdk_signed(
-        "iotdevicegateway",
-        "GET",
-        "/mqtt",
-        &[],
-        b"",
-        How {
-            presign: Some(Duration::from_secs(300)),
-            ..How::default()
-        },
-    );
+    let request = presigned_mqtt(300, How::default());
     assert!(request.header_value("authorization").is_none());
     let verifier = Verifier::new("us-east-1", ["iotdata", "iotdevicegateway"]);
     let verified = check("presigned", &verifier, &request);
@@ -261,14 +249,9 @@ fn presigned_url() {
 
 #[test]
 fn presigned_url_with_session_token_added_after_signing() {
-    let request = sdk_signed(
-        "iotdevicegateway",
-        "GET",
-        "/mqtt",
-        &[],
-        b"",
+    let request = presigned_mqtt(
+        300,
         How {
-            presign: Some(Duration::from_secs(300)),
             session_token: Some("FwoGZXIvYXdzEJr//////////wEaDGV4YW1wbGU+token=="),
             ..How::default()
         },
@@ -286,34 +269,14 @@ fn presigned_url_with_session_token_added_after_signing() {
 
 #[test]
 fn presigned_url_with_signed_session_token_is_refused() {
-    let identity = Credentials::new(AKID, SECRET, Some("token".to_owned()), None, "test").into();
-    let mut settings = SigningSettings::default();
-    settings.signature_location = SignatureLocation::QueryParams;
-    settings.expires_in = Some(Duration::from_secs(60));
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("iotdevicegateway")
-        .time(signing_time())
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
-    let uri = format!("http://{HOST}/mqtt");
-    let signable = SignableRequest::new(
-        "GET",
-        uri.as_str(),
-        std::iter::empty(),
-        SignableBody::Bytes(b""),
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut request = http::Request::builder()
-        .uri(uri.as_str())
-        .body(Vec::new())
-        .unwrap();
-    instructions.apply_to_request_http1x(&mut request);
-    let request = TestRequest::from_http(&request);
+    let request = presigned_mqtt(
+        60,
+        How {
+            session_token: Some("token"),
+            session_token_signed: true,
+            ..How::default()
+        },
+    );
     assert_eq!(
         request.verify_at(
             &Verifier::new("us-east-1", ["iotdevicegateway"]),
@@ -325,31 +288,18 @@ fn presigned_url_with_signed_session_token_is_refused() {
 
 #[test]
 fn header_session_token_is_refused() {
-    let identity = Credentials::new(AKID, SECRET, Some("token".to_owned()), None, "test").into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("iot")
-        .time(signing_time())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let uri = format!("http://{HOST}/things");
-    let signable = SignableRequest::new(
+    let request = sdk_signed(
+        "iot",
         "GET",
-        uri.as_str(),
-        std::iter::empty(),
-        SignableBody::Bytes(b""),
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut request = http::Request::builder()
-        .uri(uri.as_str())
-        .body(Vec::new())
-        .unwrap();
-    instructions.apply_to_request_http1x(&mut request);
-    let request = TestRequest::from_http(&request);
+        "/things",
+        &[],
+        b"",
+        How {
+            session_token: Some("token"),
+            session_token_signed: true,
+            ..How::default()
+        },
+    );
     let error = request
         .verify_at(&Verifier::new("us-east-1", ["iot"]), signing_time())
         .unwrap_err();

@@ -3,37 +3,14 @@
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use thingd_sigv4::{
-    Error, Limits, Payload, RequestParts, Secret, SignatureLocation, SigningParams, Verifier, sign,
-};
+use thingd_sigv4::{Error, Limits, Payload, RequestParts, Secret, SignatureLocation, Verifier};
 
-use crate::support::{AKID, SECRET, TestRequest, at, signing_time};
-
-fn params<'a>(secret: &'a Secret, region: &'a str, service: &'a str) -> SigningParams<'a> {
-    SigningParams {
-        access_key_id: AKID,
-        secret,
-        region,
-        service,
-        time: signing_time(),
-        unsigned_payload: false,
-        content_sha256_header: false,
-    }
-}
+use crate::support::{AKID, SECRET, TestRequest, at, our_params, signing_time};
 
 /// `GET /things` signed by thingd's signer for `region` and `service`.
 fn signed(region: &str, service: &str) -> TestRequest {
-    let request = TestRequest::new("GET", "/things", Some("maxResults=5"));
-    let secret = Secret::new(SECRET);
-    let added = sign(
-        &request.parts(),
-        &["host"],
-        &params(&secret, region, service),
-    )
-    .unwrap();
-    added
-        .into_iter()
-        .fold(request, |r, (name, value)| r.set_header(name, &value))
+    TestRequest::new("GET", "/things", Some("maxResults=5"))
+        .signed_by_thingd(&["host"], &our_params(region, service))
 }
 
 fn iot() -> Verifier {
@@ -681,17 +658,9 @@ fn split_verification_for_asynchronous_stores() {
 #[test]
 fn payload_given_as_its_hash() {
     let body = b"{\"attributePayload\":{}}";
-    let request = TestRequest::new("POST", "/things/t", None).body(body);
-    let secret = Secret::new(SECRET);
-    let added = sign(
-        &request.parts(),
-        &["host"],
-        &params(&secret, "us-east-1", "iot"),
-    )
-    .unwrap();
-    let request = added
-        .into_iter()
-        .fold(request, |r, (n, v)| r.set_header(n, &v));
+    let request = TestRequest::new("POST", "/things/t", None)
+        .body(body)
+        .signed_by_thingd(&["host"], &our_params("us-east-1", "iot"));
     let digest = Payload::Bytes(body).sha256();
     let hex = hex::encode(digest);
     for payload in [

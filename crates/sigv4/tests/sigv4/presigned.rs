@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
-use thingd_sigv4::{Error, Secret, SignatureLocation, SigningParams, Verifier, presign};
+use thingd_sigv4::{Error, SignatureLocation, Verifier, presign};
 
-use crate::support::{AKID, HOST, SECRET, TestRequest, at, signing_time};
+use crate::support::{AKID, HOST, SECRET, TestRequest, at, our_params, signing_time};
 
 fn gateway() -> Verifier {
     Verifier::new("us-east-1", ["iotdata", "iotdevicegateway"])
@@ -16,16 +16,7 @@ fn gateway() -> Verifier {
 /// `GET /mqtt` presigned by thingd's signer.
 fn presigned(expires: Option<Duration>) -> TestRequest {
     let request = TestRequest::new("GET", "/mqtt", None);
-    let secret = Secret::new(SECRET);
-    let params = SigningParams {
-        access_key_id: AKID,
-        secret: &secret,
-        region: "us-east-1",
-        service: "iotdevicegateway",
-        time: signing_time(),
-        unsigned_payload: false,
-        content_sha256_header: false,
-    };
+    let params = our_params("us-east-1", "iotdevicegateway");
     let query = presign(&request.parts(), &["host"], &params, expires).unwrap();
     TestRequest {
         query: Some(query),

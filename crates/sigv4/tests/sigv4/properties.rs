@@ -1,14 +1,12 @@
 //! Properties: no input makes the verifier panic; whatever the SDK signs, thingd verifies.
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
+use aws_sigv4::http_request::{SignableBody, SigningSettings};
 use aws_smithy_http::label::{EncodingStrategy, fmt_string as label};
 use aws_smithy_http::query::fmt_string as query_value;
 use proptest::prelude::*;
 use thingd_sigv4::{Error, Payload, RequestParts, Secret, Verifier};
 
-use crate::support::{AKID, HOST, SECRET, TestRequest, at, signing_time};
+use crate::support::{SECRET, TestRequest, at, aws_sigv4_sign, our_params, signing_time};
 
 fn any_header_name() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -100,19 +98,14 @@ proptest! {
             .map(|(i, v)| format!("k{i}={}", query_value(v)))
             .collect();
         let path_and_query = if pairs.is_empty() { path.clone() } else { format!("{path}?{}", pairs.join("&")) };
-        let identity = Credentials::new(AKID, SECRET, None, None, "test").into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name("iot")
-            .time(signing_time())
-            .settings(SigningSettings::default())
-            .build()
-            .unwrap()
-            .into();
-        let uri = format!("http://{HOST}{path_and_query}");
-        let signable = SignableRequest::new("POST", uri, std::iter::empty(), SignableBody::Bytes(&body)).unwrap();
-        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let (instructions, _) = aws_sigv4_sign(
+            "iot",
+            ("POST", &path_and_query),
+            &[],
+            SignableBody::Bytes(&body),
+            SigningSettings::default(),
+            None,
+        );
         let (headers, _) = instructions.into_parts();
         let mut request = TestRequest::new("POST", &path, None).body(&body);
         for h in &headers {
@@ -134,19 +127,8 @@ proptest! {
         path in "/[!-~]{0,30}",
         query in proptest::option::of("[!-~]{0,30}"),
     ) {
-        let request = TestRequest::new("GET", &path, query.as_deref());
-        let secret = Secret::new(SECRET);
-        let params = thingd_sigv4::SigningParams {
-            access_key_id: AKID,
-            secret: &secret,
-            region: "us-east-1",
-            service: "iot",
-            time: signing_time(),
-            unsigned_payload: false,
-            content_sha256_header: false,
-        };
-        let added = thingd_sigv4::sign(&request.parts(), &["host"], &params).unwrap();
-        let signed = added.into_iter().fold(request, |r, (n, v)| r.set_header(n, &v));
+        let signed = TestRequest::new("GET", &path, query.as_deref())
+            .signed_by_thingd(&["host"], &our_params("us-east-1", "iot"));
         match signed.verify_at(&Verifier::new("us-east-1", ["iot"]), signing_time()) {
             Ok(_) => {}
             // A query that looks like query authentication is refused as ambiguous, or is too

@@ -2,56 +2,36 @@
 
 use std::time::Duration;
 
-use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+    PayloadChecksumKind, SignableBody, SignatureLocation, SigningSettings,
 };
-use aws_sigv4::sign::v4;
-use thingd_sigv4::{Payload, RequestParts, Secret, SigningParams, Verifier, presign};
+use thingd_sigv4::{Payload, RequestParts, SigningParams, Verifier, presign};
 
-use crate::support::{AKID, HOST, SECRET, TestRequest, signing_time};
+use crate::support::{TestRequest, aws_sigv4_sign, our_params, signing_time};
 
 fn ours(unsigned_payload: bool, content_sha256_header: bool) -> SigningParams<'static> {
-    static SECRET_KEY: std::sync::LazyLock<Secret> =
-        std::sync::LazyLock::new(|| Secret::new(SECRET));
     SigningParams {
-        access_key_id: AKID,
-        secret: &SECRET_KEY,
-        region: "us-east-1",
-        service: "iot",
-        time: signing_time(),
         unsigned_payload,
         content_sha256_header,
+        ..our_params("us-east-1", "iot")
     }
 }
 
 /// aws-sigv4's headers for a request (it signs every header given, plus host and x-amz-date).
 fn sdk_headers(
-    method: &str,
-    path_and_query: &str,
+    (method, path_and_query): (&str, &str),
     headers: &[(&str, &str)],
     body: &[u8],
     settings: SigningSettings,
     unsigned: bool,
 ) -> Vec<(String, String)> {
-    let identity = Credentials::new(AKID, SECRET, None, None, "test").into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("iot")
-        .time(signing_time())
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
-    let uri = format!("http://{HOST}{path_and_query}");
     let body = if unsigned {
         SignableBody::UnsignedPayload
     } else {
         SignableBody::Bytes(body)
     };
-    let signable = SignableRequest::new(method, uri, headers.iter().copied(), body).unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let request = (method, path_and_query);
+    let (instructions, _) = aws_sigv4_sign("iot", request, headers, body, settings, None);
     let (headers, _params) = instructions.into_parts();
     headers
         .iter()
@@ -110,7 +90,8 @@ fn same_authorization_header_as_aws_sigv4() {
         if unsigned || content_header {
             settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         }
-        let expected = sdk_headers(method, &path_and_query, &headers, body, settings, unsigned);
+        let request = (method, path_and_query.as_str());
+        let expected = sdk_headers(request, &headers, body, settings, unsigned);
 
         let mut request = TestRequest::new(method, path, query).body(body);
         for (n, v) in &headers {
@@ -148,20 +129,14 @@ fn same_presigned_signature_as_aws_sigv4() {
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
     settings.expires_in = Some(Duration::from_secs(3600));
-    let identity = Credentials::new(AKID, SECRET, None, None, "test").into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("iot")
-        .time(signing_time())
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
-    let uri = format!("http://{HOST}/mqtt?clientId=dev%201");
-    let signable =
-        SignableRequest::new("GET", uri, std::iter::empty(), SignableBody::Bytes(b"")).unwrap();
-    let (_, sdk_signature) = sign(signable, &params).unwrap().into_parts();
+    let (_, sdk_signature) = aws_sigv4_sign(
+        "iot",
+        ("GET", "/mqtt?clientId=dev%201"),
+        &[],
+        SignableBody::Bytes(b""),
+        settings,
+        None,
+    );
 
     let request = TestRequest::new("GET", "/mqtt", Some("clientId=dev%201"));
     let query = presign(

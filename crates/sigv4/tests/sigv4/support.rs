@@ -1,8 +1,14 @@
 //! Owned test requests, clocks and the tamper checks every signed vector goes through.
 
+use std::sync::LazyLock;
 use std::time::{Duration, SystemTime};
 
-use thingd_sigv4::{Error, Payload, RequestParts, Secret, Verified, Verifier};
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{
+    SignableBody, SignableRequest, SigningInstructions, SigningSettings, sign,
+};
+use aws_sigv4::sign::v4;
+use thingd_sigv4::{Error, Payload, RequestParts, Secret, SigningParams, Verified, Verifier};
 
 pub(crate) const AKID: &str = "AKIDTHINGDEXAMPLE";
 pub(crate) const SECRET: &str = "thingd/Secret+Key/EXAMPLE0123456789abcdefgh";
@@ -20,6 +26,48 @@ pub(crate) fn at(offset_seconds: i64) -> SystemTime {
     } else {
         base - Duration::from_secs(offset_seconds.unsigned_abs())
     }
+}
+
+/// thingd's signing parameters for the test key at [`signing_time`], for `region` and
+/// `service`: the payload signed, no `x-amz-content-sha256` header.
+pub(crate) fn our_params<'a>(region: &'a str, service: &'a str) -> SigningParams<'a> {
+    static TEST_SECRET: LazyLock<Secret> = LazyLock::new(|| Secret::new(SECRET));
+    SigningParams {
+        access_key_id: AKID,
+        secret: &TEST_SECRET,
+        region,
+        service,
+        time: signing_time(),
+        unsigned_payload: false,
+        content_sha256_header: false,
+    }
+}
+
+/// Signs a request with aws-sigv4 (the AWS SDK for Rust's signer) as the test key, with
+/// `session_token` if given, at [`signing_time`] in us-east-1 for `service`; returns the
+/// signing instructions and the signature.
+pub(crate) fn aws_sigv4_sign(
+    service: &str,
+    (method, path_and_query): (&str, &str),
+    headers: &[(&str, &str)],
+    body: SignableBody<'_>,
+    settings: SigningSettings,
+    session_token: Option<&str>,
+) -> (SigningInstructions, String) {
+    let identity =
+        Credentials::new(AKID, SECRET, session_token.map(str::to_owned), None, "test").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name(service)
+        .time(signing_time())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let uri = format!("http://{HOST}{path_and_query}");
+    let signable = SignableRequest::new(method, uri, headers.iter().copied(), body).unwrap();
+    sign(signable, &params).unwrap().into_parts()
 }
 
 /// A received request, owned.
@@ -88,6 +136,14 @@ impl TestRequest {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// This request signed by thingd's own signer with `params`, signing the headers `signed`.
+    pub(crate) fn signed_by_thingd(self, signed: &[&str], params: &SigningParams) -> Self {
+        let added = thingd_sigv4::sign(&self.parts(), signed, params).unwrap();
+        added.into_iter().fold(self, |request, (name, value)| {
+            request.set_header(name, &value)
+        })
     }
 
     pub(crate) fn parts(&self) -> RequestParts<'_> {

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use thingd_registry::{AccessKey, AccessKeyStore, Inserted, StoreError, Timestamp};
 
-use super::{SqliteStore, backend, column};
+use super::{SqliteStore, Statement, column};
+
+const COLUMNS: &str = "access_key_id, secret_access_key, user_name, created";
 
 fn key_from_row(row: &SqliteRow) -> Result<AccessKey, StoreError> {
     Ok(AccessKey {
@@ -15,52 +17,37 @@ fn key_from_row(row: &SqliteRow) -> Result<AccessKey, StoreError> {
     })
 }
 
+fn select(access_key_id: &str) -> Statement {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM access_keys WHERE access_key_id = $1"
+    )))
+    .bind(access_key_id)
+}
+
 #[async_trait]
 impl AccessKeyStore for SqliteStore {
     async fn insert_access_key(&self, key: &AccessKey) -> Result<Inserted<AccessKey>, StoreError> {
-        let mut tx = self.write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO access_keys (access_key_id, secret_access_key, user_name, created) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (access_key_id) DO NOTHING",
-        )
+        let insert = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO access_keys ({COLUMNS}) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (access_key_id) DO NOTHING"
+        )))
         .bind(&key.access_key_id)
         .bind(&key.secret_access_key)
         .bind(&key.user)
-        .bind(key.created.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        if inserted == 0 {
-            let row = sqlx::query(
-                "SELECT access_key_id, secret_access_key, user_name, created FROM access_keys WHERE access_key_id = $1",
-            )
-            .bind(&key.access_key_id)
-            .fetch_one(&mut *tx)
+        .bind(key.created.0);
+        self.insert_if_absent(insert, select(&key.access_key_id), key_from_row)
             .await
-            .map_err(backend)?;
-            return key_from_row(&row).map(Inserted::Exists);
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(Inserted::Created)
     }
 
     async fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKey>, StoreError> {
-        let row = sqlx::query(
-            "SELECT access_key_id, secret_access_key, user_name, created FROM access_keys WHERE access_key_id = $1",
-        )
-        .bind(access_key_id)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(backend)?;
-        row.as_ref().map(key_from_row).transpose()
+        self.fetch_optional(select(access_key_id), key_from_row)
+            .await
     }
 
     async fn access_keys(&self) -> Result<Vec<AccessKey>, StoreError> {
-        let rows = sqlx::query("SELECT access_key_id, secret_access_key, user_name, created FROM access_keys ORDER BY created")
-            .fetch_all(self.pool())
-            .await
-            .map_err(backend)?;
-        rows.iter().map(key_from_row).collect()
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM access_keys ORDER BY created"
+        )));
+        self.fetch_all(query, key_from_row).await
     }
 }

@@ -7,7 +7,7 @@ use thingd_registry::{
     PageRequest, StoreError, Timestamp,
 };
 
-use super::{SqliteStore, backend, column, fetch_limit, paginate};
+use super::{SqliteStore, Statement, column, fetch_limit};
 
 const CERT_COLUMNS: &str = "id, pem, ca_certificate_id, status, not_before, not_after, created, last_modified, version, generation_id";
 const CA_COLUMNS: &str = "id, pem, status, auto_registration, not_before, not_after, created, last_modified, version, generation_id";
@@ -87,14 +87,27 @@ fn bounds(page: &PageRequest) -> (i64, String) {
     }
 }
 
+fn select_certificate(id: &str) -> Statement {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CERT_COLUMNS} FROM certificates WHERE id = $1"
+    )))
+    .bind(id)
+}
+
+fn select_ca(id: &str) -> Statement {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CA_COLUMNS} FROM ca_certificates WHERE id = $1"
+    )))
+    .bind(id)
+}
+
 #[async_trait]
 impl CertificateStore for SqliteStore {
     async fn insert_certificate(
         &self,
         certificate: &Certificate,
     ) -> Result<Inserted<Certificate>, StoreError> {
-        let mut tx = self.write().await?;
-        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let insert = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO certificates ({CERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (id) DO NOTHING"
         )))
@@ -107,34 +120,18 @@ impl CertificateStore for SqliteStore {
         .bind(certificate.created.0)
         .bind(certificate.last_modified.0)
         .bind(certificate.version)
-        .bind(&certificate.generation_id)
-        .execute(&mut *tx)
+        .bind(&certificate.generation_id);
+        self.insert_if_absent(
+            insert,
+            select_certificate(&certificate.id),
+            certificate_from_row,
+        )
         .await
-        .map_err(backend)?
-        .rows_affected();
-        if inserted == 0 {
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {CERT_COLUMNS} FROM certificates WHERE id = $1"
-            )))
-            .bind(&certificate.id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
-            return certificate_from_row(&row).map(Inserted::Exists);
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(Inserted::Created)
     }
 
     async fn certificate(&self, id: &str) -> Result<Option<Certificate>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {CERT_COLUMNS} FROM certificates WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(backend)?;
-        row.as_ref().map(certificate_from_row).transpose()
+        self.fetch_optional(select_certificate(id), certificate_from_row)
+            .await
     }
 
     async fn replace_certificate(
@@ -142,7 +139,7 @@ impl CertificateStore for SqliteStore {
         certificate: &Certificate,
         expected_version: i64,
     ) -> Result<bool, StoreError> {
-        let updated = sqlx::query(
+        let update = sqlx::query(
             "UPDATE certificates SET status = $1, ca_certificate_id = $2, last_modified = $3, version = $4, \
              generation_id = $5 WHERE id = $6 AND version = $7",
         )
@@ -152,22 +149,13 @@ impl CertificateStore for SqliteStore {
         .bind(certificate.version)
         .bind(&certificate.generation_id)
         .bind(&certificate.id)
-        .bind(expected_version)
-        .execute(self.pool())
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        Ok(updated > 0)
+        .bind(expected_version);
+        self.changed(update).await
     }
 
     async fn delete_certificate(&self, id: &str) -> Result<bool, StoreError> {
-        let deleted = sqlx::query("DELETE FROM certificates WHERE id = $1")
-            .bind(id)
-            .execute(self.pool())
+        self.changed(sqlx::query("DELETE FROM certificates WHERE id = $1").bind(id))
             .await
-            .map_err(backend)?
-            .rows_affected();
-        Ok(deleted > 0)
     }
 
     async fn list_certificates(
@@ -176,43 +164,34 @@ impl CertificateStore for SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<Certificate>, StoreError> {
         let (created, id) = bounds(page);
-        let rows = match ca {
+        let query = match ca {
             Some(ca) => {
                 let (condition, order) = keyset(page, 2);
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {CERT_COLUMNS} FROM certificates WHERE ca_certificate_id = $1 AND {condition} {order}"
                 )))
                 .bind(ca.to_owned())
-                .bind(created)
-                .bind(id)
-                .fetch_all(self.pool())
-                .await
             }
             None => {
                 let (condition, order) = keyset(page, 1);
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {CERT_COLUMNS} FROM certificates WHERE {condition} {order}"
                 )))
-                .bind(created)
-                .bind(id)
-                .fetch_all(self.pool())
-                .await
             }
         }
-        .map_err(backend)?;
-        let certificates = rows
-            .iter()
-            .map(certificate_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(paginate(certificates, page, |c| token(c.created, &c.id)))
+        .bind(created)
+        .bind(id);
+        self.fetch_page(query, page, certificate_from_row, |c| {
+            token(c.created, &c.id)
+        })
+        .await
     }
 
     async fn insert_ca_certificate(
         &self,
         ca: &CaCertificate,
     ) -> Result<Inserted<CaCertificate>, StoreError> {
-        let mut tx = self.write().await?;
-        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let insert = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO ca_certificates ({CA_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (id) DO NOTHING"
         )))
@@ -225,34 +204,13 @@ impl CertificateStore for SqliteStore {
         .bind(ca.created.0)
         .bind(ca.last_modified.0)
         .bind(ca.version)
-        .bind(&ca.generation_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        if inserted == 0 {
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {CA_COLUMNS} FROM ca_certificates WHERE id = $1"
-            )))
-            .bind(&ca.id)
-            .fetch_one(&mut *tx)
+        .bind(&ca.generation_id);
+        self.insert_if_absent(insert, select_ca(&ca.id), ca_from_row)
             .await
-            .map_err(backend)?;
-            return ca_from_row(&row).map(Inserted::Exists);
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(Inserted::Created)
     }
 
     async fn ca_certificate(&self, id: &str) -> Result<Option<CaCertificate>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {CA_COLUMNS} FROM ca_certificates WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(backend)?;
-        row.as_ref().map(ca_from_row).transpose()
+        self.fetch_optional(select_ca(id), ca_from_row).await
     }
 
     async fn replace_ca_certificate(
@@ -260,7 +218,7 @@ impl CertificateStore for SqliteStore {
         ca: &CaCertificate,
         expected_version: i64,
     ) -> Result<bool, StoreError> {
-        let updated = sqlx::query(
+        let update = sqlx::query(
             "UPDATE ca_certificates SET status = $1, auto_registration = $2, last_modified = $3, version = $4, \
              generation_id = $5 WHERE id = $6 AND version = $7",
         )
@@ -270,22 +228,13 @@ impl CertificateStore for SqliteStore {
         .bind(ca.version)
         .bind(&ca.generation_id)
         .bind(&ca.id)
-        .bind(expected_version)
-        .execute(self.pool())
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        Ok(updated > 0)
+        .bind(expected_version);
+        self.changed(update).await
     }
 
     async fn delete_ca_certificate(&self, id: &str) -> Result<bool, StoreError> {
-        let deleted = sqlx::query("DELETE FROM ca_certificates WHERE id = $1")
-            .bind(id)
-            .execute(self.pool())
+        self.changed(sqlx::query("DELETE FROM ca_certificates WHERE id = $1").bind(id))
             .await
-            .map_err(backend)?
-            .rows_affected();
-        Ok(deleted > 0)
     }
 
     async fn list_ca_certificates(
@@ -294,18 +243,12 @@ impl CertificateStore for SqliteStore {
     ) -> Result<Page<CaCertificate>, StoreError> {
         let (created, id) = bounds(page);
         let (condition, order) = keyset(page, 1);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {CA_COLUMNS} FROM ca_certificates WHERE {condition} {order}"
         )))
         .bind(created)
-        .bind(id)
-        .fetch_all(self.pool())
-        .await
-        .map_err(backend)?;
-        let cas = rows
-            .iter()
-            .map(ca_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(paginate(cas, page, |c| token(c.created, &c.id)))
+        .bind(id);
+        self.fetch_page(query, page, ca_from_row, |c| token(c.created, &c.id))
+            .await
     }
 }

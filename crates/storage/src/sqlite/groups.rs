@@ -7,6 +7,7 @@ use thingd_registry::{
     Attributes, Inserted, Page, PageRequest, StoreError, ThingGroup, ThingGroupStore, Timestamp,
 };
 
+use super::attributes::Attributed;
 use super::{SqliteStore, backend, column, fetch_limit, paginate};
 
 const COLUMNS: &str = "name, id, parent, description, version, created";
@@ -16,6 +17,16 @@ const COLUMNS: &str = "name, id, parent, description, version, created";
 const TREE: &str = "WITH RECURSIVE tree (name) AS (\
     SELECT name FROM thing_groups WHERE name = $1 \
     UNION SELECT g.name FROM thing_groups g JOIN tree ON g.parent = tree.name)";
+
+/// Groups, with their attributes.
+const GROUPS: Attributed<ThingGroup> = Attributed {
+    noun: "thing group",
+    table: "thing_groups",
+    columns: COLUMNS,
+    attributes: "thing_group_attributes",
+    owner: "thing_group",
+    from_row: group_from_row,
+};
 
 fn group_from_row(row: &SqliteRow, attributes: Attributes) -> Result<ThingGroup, StoreError> {
     Ok(ThingGroup {
@@ -29,44 +40,6 @@ fn group_from_row(row: &SqliteRow, attributes: Attributes) -> Result<ThingGroup,
     })
 }
 
-async fn attributes_of(
-    executor: impl sqlx::Executor<'_, Database = Sqlite>,
-    group: &str,
-) -> Result<Attributes, StoreError> {
-    let rows = sqlx::query("SELECT name, value FROM thing_group_attributes WHERE thing_group = $1")
-        .bind(group)
-        .fetch_all(executor)
-        .await
-        .map_err(backend)?;
-    rows.iter()
-        .map(|row| Ok((column(row, "name")?, column(row, "value")?)))
-        .collect()
-}
-
-async fn write_attributes(
-    tx: &mut Transaction<'static, Sqlite>,
-    group: &str,
-    attributes: &Attributes,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM thing_group_attributes WHERE thing_group = $1")
-        .bind(group)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    for (name, value) in attributes {
-        sqlx::query(
-            "INSERT INTO thing_group_attributes (thing_group, name, value) VALUES ($1, $2, $3)",
-        )
-        .bind(group)
-        .bind(name)
-        .bind(value)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    }
-    Ok(())
-}
-
 async fn rows_to_groups(
     tx: &mut Transaction<'static, Sqlite>,
     rows: &[SqliteRow],
@@ -74,7 +47,7 @@ async fn rows_to_groups(
     let mut groups = Vec::with_capacity(rows.len());
     for row in rows {
         let name: String = column(row, "name")?;
-        let attributes = attributes_of(&mut **tx, &name).await?;
+        let attributes = GROUPS.read_attributes(tx, &name).await?;
         groups.push(group_from_row(row, attributes)?);
     }
     Ok(groups)
@@ -86,8 +59,7 @@ impl ThingGroupStore for SqliteStore {
         &self,
         group: &ThingGroup,
     ) -> Result<Inserted<ThingGroup>, StoreError> {
-        let mut tx = self.write().await?;
-        let inserted = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO thing_groups (name, id, parent, description, version, created) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
         )
@@ -96,48 +68,13 @@ impl ThingGroupStore for SqliteStore {
         .bind(&group.parent)
         .bind(&group.description)
         .bind(group.version)
-        .bind(group.created.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        if inserted == 0 {
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM thing_groups WHERE name = $1"
-            )))
-            .bind(&group.name)
-            .fetch_one(&mut *tx)
+        .bind(group.created.0);
+        self.insert_attributed(&GROUPS, insert, &group.name, &group.attributes)
             .await
-            .map_err(backend)?;
-            let attributes = attributes_of(&mut *tx, &group.name).await?;
-            return group_from_row(&row, attributes).map(Inserted::Exists);
-        }
-        write_attributes(&mut tx, &group.name, &group.attributes).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(Inserted::Created)
     }
 
     async fn thing_group(&self, name: &str) -> Result<Option<ThingGroup>, StoreError> {
-        // Fix (conformance suite, groups::reads_are_consistent): the row and its attributes
-        // are read in one transaction, so from one snapshot. Read separately, a replace
-        // committing in between gave one version's row with another's attributes.
-        let mut tx = self.pool().begin().await.map_err(backend)?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM thing_groups WHERE name = $1"
-        )))
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let group = match row {
-            Some(row) => {
-                let attributes = attributes_of(&mut *tx, name).await?;
-                group_from_row(&row, attributes).map(Some)
-            }
-            None => Ok(None),
-        };
-        tx.commit().await.map_err(backend)?;
-        group
+        self.read_attributed(&GROUPS, name).await
     }
 
     async fn replace_thing_group(
@@ -145,33 +82,20 @@ impl ThingGroupStore for SqliteStore {
         group: &ThingGroup,
         expected_version: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
-        let updated =
-            sqlx::query("UPDATE thing_groups SET description = $1, version = $2 WHERE name = $3 AND version = $4")
-                .bind(&group.description)
-                .bind(group.version)
-                .bind(&group.name)
-                .bind(expected_version)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?
-                .rows_affected();
-        if updated == 0 {
-            return Ok(false);
-        }
-        write_attributes(&mut tx, &group.name, &group.attributes).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(true)
+        let update = sqlx::query(
+            "UPDATE thing_groups SET description = $1, version = $2 WHERE name = $3 AND version = $4",
+        )
+        .bind(&group.description)
+        .bind(group.version)
+        .bind(&group.name)
+        .bind(expected_version);
+        self.replace_attributed(&GROUPS, update, &group.name, &group.attributes)
+            .await
     }
 
     async fn delete_thing_group(&self, name: &str) -> Result<bool, StoreError> {
-        let deleted = sqlx::query("DELETE FROM thing_groups WHERE name = $1")
-            .bind(name)
-            .execute(self.pool())
+        self.changed(sqlx::query("DELETE FROM thing_groups WHERE name = $1").bind(name))
             .await
-            .map_err(backend)?
-            .rows_affected();
-        Ok(deleted > 0)
     }
 
     async fn list_thing_groups(
@@ -213,37 +137,26 @@ impl ThingGroupStore for SqliteStore {
     }
 
     async fn child_groups(&self, name: &str) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT name FROM thing_groups WHERE parent = $1 ORDER BY name")
-            .bind(name)
-            .fetch_all(self.pool())
-            .await
-            .map_err(backend)?;
-        rows.iter().map(|row| column(row, "name")).collect()
+        let query =
+            sqlx::query("SELECT name FROM thing_groups WHERE parent = $1 ORDER BY name").bind(name);
+        self.fetch_all(query, |row| column(row, "name")).await
     }
 
     async fn add_thing_to_group(&self, group: &str, thing: &str) -> Result<bool, StoreError> {
-        let added = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO thing_group_members (thing_group, thing) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(group)
-        .bind(thing)
-        .execute(self.pool())
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        Ok(added > 0)
+        .bind(thing);
+        self.changed(insert).await
     }
 
     async fn remove_thing_from_group(&self, group: &str, thing: &str) -> Result<bool, StoreError> {
-        let removed =
+        let delete =
             sqlx::query("DELETE FROM thing_group_members WHERE thing_group = $1 AND thing = $2")
                 .bind(group)
-                .bind(thing)
-                .execute(self.pool())
-                .await
-                .map_err(backend)?
-                .rows_affected();
-        Ok(removed > 0)
+                .bind(thing);
+        self.changed(delete).await
     }
 
     async fn things_in_group(
@@ -252,28 +165,24 @@ impl ThingGroupStore for SqliteStore {
         recursive: bool,
         page: &PageRequest,
     ) -> Result<Page<String>, StoreError> {
-        let limit = fetch_limit(page);
-        let sql = if recursive {
+        let select = if recursive {
             format!(
                 "{TREE} SELECT DISTINCT thing FROM thing_group_members WHERE thing_group IN (SELECT name FROM tree) \
-                 AND thing > $2 ORDER BY thing LIMIT {limit}"
+                 AND thing > $2 ORDER BY thing"
             )
         } else {
-            format!(
-                "SELECT thing FROM thing_group_members WHERE thing_group = $1 AND thing > $2 ORDER BY thing LIMIT {limit}"
+            String::from(
+                "SELECT thing FROM thing_group_members WHERE thing_group = $1 AND thing > $2 ORDER BY thing",
             )
         };
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(group)
-            .bind(page.after.clone().unwrap_or_default())
-            .fetch_all(self.pool())
-            .await
-            .map_err(backend)?;
-        let things = rows
-            .iter()
-            .map(|row| column(row, "thing"))
-            .collect::<Result<Vec<String>, _>>()?;
-        Ok(paginate(things, page, Clone::clone))
+        self.page_after(
+            &select,
+            group,
+            page,
+            |row| column(row, "thing"),
+            Clone::clone,
+        )
+        .await
     }
 
     async fn groups_of_thing(
@@ -281,20 +190,14 @@ impl ThingGroupStore for SqliteStore {
         thing: &str,
         page: &PageRequest,
     ) -> Result<Page<String>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        self.page_after(
             "SELECT thing_group FROM thing_group_members WHERE thing = $1 AND thing_group > $2 \
-             ORDER BY thing_group LIMIT {}",
-            fetch_limit(page)
-        )))
-        .bind(thing)
-        .bind(page.after.clone().unwrap_or_default())
-        .fetch_all(self.pool())
+             ORDER BY thing_group",
+            thing,
+            page,
+            |row| column(row, "thing_group"),
+            Clone::clone,
+        )
         .await
-        .map_err(backend)?;
-        let groups = rows
-            .iter()
-            .map(|row| column(row, "thing_group"))
-            .collect::<Result<Vec<String>, _>>()?;
-        Ok(paginate(groups, page, Clone::clone))
     }
 }

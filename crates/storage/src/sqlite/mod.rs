@@ -2,6 +2,7 @@
 //! and the helpers the per-family implementations share.
 
 mod access_keys;
+mod attributes;
 mod certificates;
 mod groups;
 mod principals;
@@ -14,10 +15,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
-use thingd_registry::{Page, PageRequest, StoreError, Timestamp};
+use thingd_registry::{Inserted, Page, PageRequest, StoreError, Timestamp};
 
 use crate::migrations::{MIGRATIONS, statements};
 
@@ -130,6 +132,106 @@ impl SqliteStore {
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// Runs a write (an UPDATE, a DELETE, an `INSERT ... ON CONFLICT DO NOTHING`) on its own:
+    /// whether it changed a row.
+    pub(crate) async fn changed(&self, statement: Statement) -> Result<bool, StoreError> {
+        let rows = statement
+            .execute(self.pool())
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        Ok(rows > 0)
+    }
+
+    /// Runs a query, every row decoded by `decode`.
+    pub(crate) async fn fetch_all<T>(
+        &self,
+        query: Statement,
+        decode: impl Fn(&SqliteRow) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = query.fetch_all(self.pool()).await.map_err(backend)?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// Runs a query that finds at most one row, decoded by `decode`.
+    pub(crate) async fn fetch_optional<T>(
+        &self,
+        query: Statement,
+        decode: impl FnOnce(&SqliteRow) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let row = query.fetch_optional(self.pool()).await.map_err(backend)?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    /// Runs the query of a page (which fetches [`fetch_limit`] rows) and makes the page: the
+    /// rows decoded by `decode`, the next token from the last item kept by `token`.
+    pub(crate) async fn fetch_page<T>(
+        &self,
+        query: Statement,
+        page: &PageRequest,
+        decode: impl Fn(&SqliteRow) -> Result<T, StoreError>,
+        token: impl Fn(&T) -> String,
+    ) -> Result<Page<T>, StoreError> {
+        let items = self.fetch_all(query, decode).await?;
+        Ok(paginate(items, page, token))
+    }
+
+    /// A page of a list in the order of a text key, whose token is the last key given:
+    /// `select` (`SELECT ... WHERE ... = $1 AND key > $2 ORDER BY key`) gets the page's LIMIT,
+    /// `$1` is bound to `owner` and `$2` to the page's token.
+    pub(crate) async fn page_after<T>(
+        &self,
+        select: &str,
+        owner: &str,
+        page: &PageRequest,
+        decode: impl Fn(&SqliteRow) -> Result<T, StoreError>,
+        token: impl Fn(&T) -> String,
+    ) -> Result<Page<T>, StoreError> {
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{select} LIMIT {}",
+            fetch_limit(page)
+        )))
+        .bind(owner)
+        .bind(page.after.clone().unwrap_or_default());
+        self.fetch_page(query, page, decode, token).await
+    }
+
+    /// Inserts a record unless its key is taken, in one write transaction: `insert` is an
+    /// `INSERT ... ON CONFLICT DO NOTHING`; when it inserts nothing, `existing` (a SELECT by
+    /// the key) reads the record that holds the key, decoded by `decode`, and nothing is
+    /// written.
+    pub(crate) async fn insert_if_absent<T>(
+        &self,
+        insert: Statement,
+        existing: Statement,
+        decode: impl FnOnce(&SqliteRow) -> Result<T, StoreError>,
+    ) -> Result<Inserted<T>, StoreError> {
+        let mut tx = self.write().await?;
+        if !insert_new(&mut tx, insert).await? {
+            let row = existing.fetch_one(&mut *tx).await.map_err(backend)?;
+            return decode(&row).map(Inserted::Exists);
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(Inserted::Created)
+    }
+}
+
+/// A statement with its values bound, as `sqlx::query(...).bind(...)` makes it.
+pub(crate) type Statement = sqlx::query::Query<'static, Sqlite, SqliteArguments>;
+
+/// Runs an `INSERT ... ON CONFLICT DO NOTHING` in `tx`: whether it inserted the row (`false`:
+/// its key is taken).
+pub(crate) async fn insert_new(
+    tx: &mut Transaction<'static, Sqlite>,
+    insert: Statement,
+) -> Result<bool, StoreError> {
+    let rows = insert
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+    Ok(rows > 0)
 }
 
 /// How long [`SqliteStore::open`] keeps retrying a connect that finds the database locked.

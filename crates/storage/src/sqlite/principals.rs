@@ -1,9 +1,16 @@
 //! Which principals (certificate ARNs) are attached to which things.
 
 use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
 use thingd_registry::{Page, PageRequest, PrincipalStore, StoreError};
 
-use super::{SqliteStore, backend, column, fetch_limit, paginate};
+use super::{SqliteStore, column};
+
+/// An attachment as a list gives it: the thing or the principal in `name`, and whether the
+/// attachment is exclusive.
+fn attachment(row: &SqliteRow, name: &str) -> Result<(String, bool), StoreError> {
+    Ok((column(row, name)?, column::<i64>(row, "exclusive")? != 0))
+}
 
 #[async_trait]
 impl PrincipalStore for SqliteStore {
@@ -13,29 +20,21 @@ impl PrincipalStore for SqliteStore {
         principal: &str,
         exclusive: bool,
     ) -> Result<bool, StoreError> {
-        let added = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO thing_principals (thing, principal, exclusive) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(thing)
         .bind(principal)
-        .bind(i64::from(exclusive))
-        .execute(self.pool())
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        Ok(added > 0)
+        .bind(i64::from(exclusive));
+        self.changed(insert).await
     }
 
     async fn detach_principal(&self, thing: &str, principal: &str) -> Result<bool, StoreError> {
-        let removed =
+        let delete =
             sqlx::query("DELETE FROM thing_principals WHERE thing = $1 AND principal = $2")
                 .bind(thing)
-                .bind(principal)
-                .execute(self.pool())
-                .await
-                .map_err(backend)?
-                .rows_affected();
-        Ok(removed > 0)
+                .bind(principal);
+        self.changed(delete).await
     }
 
     async fn principals_of_thing(
@@ -43,26 +42,15 @@ impl PrincipalStore for SqliteStore {
         thing: &str,
         page: &PageRequest,
     ) -> Result<Page<(String, bool)>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        self.page_after(
             "SELECT principal, exclusive FROM thing_principals WHERE thing = $1 AND principal > $2 \
-             ORDER BY principal LIMIT {}",
-            fetch_limit(page)
-        )))
-        .bind(thing)
-        .bind(page.after.clone().unwrap_or_default())
-        .fetch_all(self.pool())
+             ORDER BY principal",
+            thing,
+            page,
+            |row| attachment(row, "principal"),
+            |(principal, _)| principal.clone(),
+        )
         .await
-        .map_err(backend)?;
-        let items = rows
-            .iter()
-            .map(|row| {
-                Ok((
-                    column(row, "principal")?,
-                    column::<i64>(row, "exclusive")? != 0,
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(paginate(items, page, |(principal, _)| principal.clone()))
     }
 
     async fn things_of_principal(
@@ -70,20 +58,14 @@ impl PrincipalStore for SqliteStore {
         principal: &str,
         page: &PageRequest,
     ) -> Result<Page<(String, bool)>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        self.page_after(
             "SELECT thing, exclusive FROM thing_principals WHERE principal = $1 AND thing > $2 \
-             ORDER BY thing LIMIT {}",
-            fetch_limit(page)
-        )))
-        .bind(principal)
-        .bind(page.after.clone().unwrap_or_default())
-        .fetch_all(self.pool())
+             ORDER BY thing",
+            principal,
+            page,
+            |row| attachment(row, "thing"),
+            |(thing, _)| thing.clone(),
+        )
         .await
-        .map_err(backend)?;
-        let items = rows
-            .iter()
-            .map(|row| Ok((column(row, "thing")?, column::<i64>(row, "exclusive")? != 0)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(paginate(items, page, |(thing, _)| thing.clone()))
     }
 }

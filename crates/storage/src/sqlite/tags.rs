@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use thingd_registry::{Page, PageRequest, StoreError, Tag, TagStore};
 
-use super::{SqliteStore, backend, column, fetch_limit, paginate};
+use super::{SqliteStore, backend, column};
 
 #[async_trait]
 impl TagStore for SqliteStore {
@@ -38,24 +38,18 @@ impl TagStore for SqliteStore {
     }
 
     async fn tags_of(&self, arn: &str, page: &PageRequest) -> Result<Page<Tag>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT tag_key, tag_value FROM tags WHERE arn = $1 AND tag_key > $2 ORDER BY tag_key LIMIT {}",
-            fetch_limit(page)
-        )))
-        .bind(arn)
-        .bind(page.after.clone().unwrap_or_default())
-        .fetch_all(self.pool())
-        .await
-        .map_err(backend)?;
-        let tags = rows
-            .iter()
-            .map(|row| {
+        self.page_after(
+            "SELECT tag_key, tag_value FROM tags WHERE arn = $1 AND tag_key > $2 ORDER BY tag_key",
+            arn,
+            page,
+            |row| {
                 Ok(Tag {
                     key: column(row, "tag_key")?,
                     value: column(row, "tag_value")?,
                 })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(paginate(tags, page, |tag| tag.key.clone()))
+            },
+            |tag| tag.key.clone(),
+        )
+        .await
     }
 }

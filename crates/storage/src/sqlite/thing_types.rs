@@ -6,7 +6,7 @@ use thingd_registry::{
     Inserted, Page, PageRequest, StoreError, ThingType, ThingTypeStore, Timestamp,
 };
 
-use super::{SqliteStore, backend, column, fetch_limit, paginate};
+use super::{SqliteStore, Statement, column, fetch_limit};
 
 const COLUMNS: &str = "name, id, description, searchable_attributes, deprecated, created";
 
@@ -24,75 +24,51 @@ fn thing_type_from_row(row: &SqliteRow) -> Result<ThingType, StoreError> {
     })
 }
 
+fn select(name: &str) -> Statement {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM thing_types WHERE name = $1"
+    )))
+    .bind(name)
+}
+
 #[async_trait]
 impl ThingTypeStore for SqliteStore {
     async fn insert_thing_type(
         &self,
         thing_type: &ThingType,
     ) -> Result<Inserted<ThingType>, StoreError> {
-        let mut tx = self.write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO thing_types (name, id, description, searchable_attributes, deprecated, created) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
-        )
+        let insert = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO thing_types ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (name) DO NOTHING"
+        )))
         .bind(&thing_type.name)
         .bind(&thing_type.id)
         .bind(&thing_type.description)
         .bind(thing_type.searchable_attributes.join("\n"))
         .bind(thing_type.deprecated.map(|t| t.0))
-        .bind(thing_type.created.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        if inserted == 0 {
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM thing_types WHERE name = $1"
-            )))
-            .bind(&thing_type.name)
-            .fetch_one(&mut *tx)
+        .bind(thing_type.created.0);
+        self.insert_if_absent(insert, select(&thing_type.name), thing_type_from_row)
             .await
-            .map_err(backend)?;
-            return thing_type_from_row(&row).map(Inserted::Exists);
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(Inserted::Created)
     }
 
     async fn thing_type(&self, name: &str) -> Result<Option<ThingType>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM thing_types WHERE name = $1"
-        )))
-        .bind(name)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(backend)?;
-        row.as_ref().map(thing_type_from_row).transpose()
+        self.fetch_optional(select(name), thing_type_from_row).await
     }
 
     async fn replace_thing_type(&self, thing_type: &ThingType) -> Result<bool, StoreError> {
-        let updated = sqlx::query(
+        let update = sqlx::query(
             "UPDATE thing_types SET description = $1, searchable_attributes = $2, deprecated = $3 WHERE name = $4",
         )
         .bind(&thing_type.description)
         .bind(thing_type.searchable_attributes.join("\n"))
         .bind(thing_type.deprecated.map(|t| t.0))
-        .bind(&thing_type.name)
-        .execute(self.pool())
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        Ok(updated > 0)
+        .bind(&thing_type.name);
+        self.changed(update).await
     }
 
     async fn delete_thing_type(&self, name: &str) -> Result<bool, StoreError> {
-        let deleted = sqlx::query("DELETE FROM thing_types WHERE name = $1")
-            .bind(name)
-            .execute(self.pool())
+        self.changed(sqlx::query("DELETE FROM thing_types WHERE name = $1").bind(name))
             .await
-            .map_err(backend)?
-            .rows_affected();
-        Ok(deleted > 0)
     }
 
     async fn list_thing_types(
@@ -100,7 +76,7 @@ impl ThingTypeStore for SqliteStore {
         name: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<ThingType>, StoreError> {
-        let rows = match name {
+        let query = match name {
             Some(name) => sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS} FROM thing_types WHERE name = $1 AND name > $2 ORDER BY name LIMIT {}",
                 fetch_limit(page)
@@ -112,14 +88,8 @@ impl ThingTypeStore for SqliteStore {
                 fetch_limit(page)
             )))
             .bind(page.after.clone().unwrap_or_default()),
-        }
-        .fetch_all(self.pool())
-        .await
-        .map_err(backend)?;
-        let types = rows
-            .iter()
-            .map(thing_type_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(paginate(types, page, |t| t.name.clone()))
+        };
+        self.fetch_page(query, page, thing_type_from_row, |t| t.name.clone())
+            .await
     }
 }

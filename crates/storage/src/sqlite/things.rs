@@ -4,12 +4,24 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Sqlite, Transaction};
 use thingd_registry::{
     Attributes, Inserted, Page, PageRequest, StoreError, Thing, ThingFilter, ThingStore, Timestamp,
 };
 
+use super::attributes::Attributed;
 use super::{SqliteStore, backend, column, fetch_limit, paginate};
+
+const COLUMNS: &str = "name, id, thing_type, version, created";
+
+/// Things, with their attributes.
+const THINGS: Attributed<Thing> = Attributed {
+    noun: "thing",
+    table: "things",
+    columns: COLUMNS,
+    attributes: "thing_attributes",
+    owner: "thing",
+    from_row: thing_from_row,
+};
 
 fn thing_from_row(row: &SqliteRow, attributes: Attributes) -> Result<Thing, StoreError> {
     Ok(Thing {
@@ -22,64 +34,10 @@ fn thing_from_row(row: &SqliteRow, attributes: Attributes) -> Result<Thing, Stor
     })
 }
 
-async fn read_thing(
-    tx: &mut Transaction<'static, Sqlite>,
-    name: &str,
-) -> Result<Option<Thing>, StoreError> {
-    let Some(row) =
-        sqlx::query("SELECT name, id, thing_type, version, created FROM things WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(backend)?
-    else {
-        return Ok(None);
-    };
-    let attributes = read_attributes(tx, name).await?;
-    thing_from_row(&row, attributes).map(Some)
-}
-
-async fn read_attributes(
-    tx: &mut Transaction<'static, Sqlite>,
-    thing: &str,
-) -> Result<Attributes, StoreError> {
-    let rows = sqlx::query("SELECT name, value FROM thing_attributes WHERE thing = $1")
-        .bind(thing)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(backend)?;
-    rows.iter()
-        .map(|row| Ok((column(row, "name")?, column(row, "value")?)))
-        .collect()
-}
-
-async fn write_attributes(
-    tx: &mut Transaction<'static, Sqlite>,
-    thing: &str,
-    attributes: &Attributes,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM thing_attributes WHERE thing = $1")
-        .bind(thing)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    for (name, value) in attributes {
-        sqlx::query("INSERT INTO thing_attributes (thing, name, value) VALUES ($1, $2, $3)")
-            .bind(thing)
-            .bind(name)
-            .bind(value)
-            .execute(&mut **tx)
-            .await
-            .map_err(backend)?;
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl ThingStore for SqliteStore {
     async fn insert_thing(&self, thing: &Thing) -> Result<Inserted<Thing>, StoreError> {
-        let mut tx = self.write().await?;
-        let inserted = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO things (name, id, thing_type, version, created) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (name) DO NOTHING",
         )
@@ -87,27 +45,13 @@ impl ThingStore for SqliteStore {
         .bind(&thing.id)
         .bind(&thing.thing_type)
         .bind(thing.version)
-        .bind(thing.created.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        if inserted == 0 {
-            let existing = read_thing(&mut tx, &thing.name).await?;
-            return existing.map(Inserted::Exists).ok_or_else(|| {
-                StoreError::Corrupt(format!("thing {} conflicts but cannot be read", thing.name))
-            });
-        }
-        write_attributes(&mut tx, &thing.name, &thing.attributes).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(Inserted::Created)
+        .bind(thing.created.0);
+        self.insert_attributed(&THINGS, insert, &thing.name, &thing.attributes)
+            .await
     }
 
     async fn thing(&self, name: &str) -> Result<Option<Thing>, StoreError> {
-        let mut tx = self.pool().begin().await.map_err(backend)?;
-        let thing = read_thing(&mut tx, name).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(thing)
+        self.read_attributed(&THINGS, name).await
     }
 
     async fn replace_thing(
@@ -115,35 +59,21 @@ impl ThingStore for SqliteStore {
         thing: &Thing,
         expected_version: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
-        let updated = sqlx::query(
+        let update = sqlx::query(
             "UPDATE things SET thing_type = $1, version = $2 WHERE name = $3 AND version = $4",
         )
         .bind(&thing.thing_type)
         .bind(thing.version)
         .bind(&thing.name)
-        .bind(expected_version)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        if updated == 0 {
-            return Ok(false);
-        }
-        write_attributes(&mut tx, &thing.name, &thing.attributes).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(true)
+        .bind(expected_version);
+        self.replace_attributed(&THINGS, update, &thing.name, &thing.attributes)
+            .await
     }
 
     async fn delete_thing(&self, name: &str) -> Result<bool, StoreError> {
         // Attributes, group memberships and principal attachments go with it (ON DELETE CASCADE).
-        let deleted = sqlx::query("DELETE FROM things WHERE name = $1")
-            .bind(name)
-            .execute(self.pool())
+        self.changed(sqlx::query("DELETE FROM things WHERE name = $1").bind(name))
             .await
-            .map_err(backend)?
-            .rows_affected();
-        Ok(deleted > 0)
     }
 
     async fn list_things(
@@ -152,9 +82,7 @@ impl ThingStore for SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<Thing>, StoreError> {
         // The statement's shape depends only on which filters are present; every value is bound.
-        let mut sql = String::from(
-            "SELECT name, id, thing_type, version, created FROM things t WHERE t.name > $1",
-        );
+        let mut sql = format!("SELECT {COLUMNS} FROM things t WHERE t.name > $1");
         let mut next = 2;
         if filter.thing_type.is_some() {
             sql.push_str(&format!(" AND t.thing_type = ${next}"));

@@ -2,7 +2,10 @@
 
 use thingd_registry::{CaStatus, Certificate, CertificateStatus, Inserted, Store, Timestamp};
 
-use crate::support::{all, assert_pages, ca_certificate, cert_id, certificate, ordered, page};
+use crate::support::{
+    all, assert_empty, assert_insert_if_absent, assert_missing, assert_one_replace_wins,
+    assert_pages, ca_certificate, cert_id, certificate, ordered, page,
+};
 
 /// (number, created) of the certificates of the order cases: ties on creation time, inserted in
 /// neither time nor id order.
@@ -41,42 +44,35 @@ fn certificate_key(c: &Certificate) -> (Timestamp, String) {
 /// Insert-if-absent creates once, then answers `Exists` with the stored certificate, unchanged.
 pub(crate) async fn insert_if_absent(store: &dyn Store) {
     let original = certificate(1, 1_000);
-    assert_eq!(
-        store.insert_certificate(&original).await.unwrap(),
-        Inserted::Created
-    );
     let mut other = certificate(1, 2_000);
     other.pem = "other".into();
     other.status = CertificateStatus::Revoked;
     other.ca_certificate_id = Some(cert_id(99));
     other.version = 5;
-    assert_eq!(
-        store.insert_certificate(&other).await.unwrap(),
-        Inserted::Exists(original.clone())
-    );
-    assert_eq!(
-        store.certificate(&original.id).await.unwrap(),
-        Some(original)
-    );
+    assert_insert_if_absent(
+        &original,
+        &other,
+        async |c| store.insert_certificate(c).await,
+        async || store.certificate(&original.id).await,
+    )
+    .await;
 }
 
 /// A missing certificate: none to read, replace or delete.
 pub(crate) async fn missing(store: &dyn Store) {
     let absent = certificate(1, 1_000);
-    assert_eq!(store.certificate(&absent.id).await.unwrap(), None);
-    assert!(!store.replace_certificate(&absent, 1).await.unwrap());
-    assert_eq!(
-        store.certificate(&absent.id).await.unwrap(),
-        None,
-        "replace must not create"
-    );
-    assert!(!store.delete_certificate(&absent.id).await.unwrap());
+    assert_missing(
+        async || store.certificate(&absent.id).await,
+        async || store.replace_certificate(&absent, 1).await,
+        async || store.delete_certificate(&absent.id).await,
+    )
+    .await;
     for ascending in [true, false] {
-        let page = store
-            .list_certificates(None, &ordered(1000, ascending))
-            .await
-            .unwrap();
-        assert!(page.items.is_empty() && page.next.is_none(), "{page:?}");
+        assert_empty(
+            store
+                .list_certificates(None, &ordered(1000, ascending))
+                .await,
+        );
     }
 }
 
@@ -171,14 +167,14 @@ pub(crate) async fn concurrent_replaces_one_wins(store: &dyn Store) {
         right.version = round + 1;
         right.status = CertificateStatus::Revoked;
         right.generation_id = format!("right-{round}");
-        let (l, r) = tokio::join!(
-            store.replace_certificate(&left, round),
-            store.replace_certificate(&right, round)
-        );
-        let (l, r) = (l.unwrap(), r.unwrap());
-        assert!(l ^ r, "round {round}: left {l}, right {r}");
-        let stored = store.certificate(&base.id).await.unwrap().unwrap();
-        assert_eq!(stored, if l { left } else { right }, "round {round}");
+        assert_one_replace_wins(
+            (&left, &right),
+            round,
+            async |c, expected| store.replace_certificate(c, expected).await,
+            async || store.certificate(&base.id).await,
+            &format!("round {round}"),
+        )
+        .await;
     }
 }
 
@@ -263,11 +259,7 @@ pub(crate) async fn list_by_ca(store: &dyn Store) {
             .await;
         }
     }
-    let none = store
-        .list_certificates(Some(&cert_id(1003)), &all())
-        .await
-        .unwrap();
-    assert!(none.items.is_empty() && none.next.is_none());
+    assert_empty(store.list_certificates(Some(&cert_id(1003)), &all()).await);
     assert_eq!(
         store
             .list_certificates(None, &all())
@@ -283,21 +275,16 @@ pub(crate) async fn list_by_ca(store: &dyn Store) {
 pub(crate) async fn ca_insert_if_absent(store: &dyn Store) {
     let mut original = ca_certificate(1, 1_000);
     original.auto_registration = true;
-    assert_eq!(
-        store.insert_ca_certificate(&original).await.unwrap(),
-        Inserted::Created
-    );
     let mut other = ca_certificate(1, 5_000);
     other.status = CaStatus::Inactive;
     other.pem = "other".into();
-    assert_eq!(
-        store.insert_ca_certificate(&other).await.unwrap(),
-        Inserted::Exists(original.clone())
-    );
-    assert_eq!(
-        store.ca_certificate(&original.id).await.unwrap(),
-        Some(original.clone())
-    );
+    assert_insert_if_absent(
+        &original,
+        &other,
+        async |ca| store.insert_ca_certificate(ca).await,
+        async || store.ca_certificate(&original.id).await,
+    )
+    .await;
     // CA and device certificates are separate: the same id may be both.
     assert_eq!(store.certificate(&original.id).await.unwrap(), None);
     assert_eq!(
@@ -316,16 +303,13 @@ pub(crate) async fn ca_insert_if_absent(store: &dyn Store) {
 /// A missing CA certificate: none to read, replace or delete.
 pub(crate) async fn ca_missing(store: &dyn Store) {
     let absent = ca_certificate(1, 1_000);
-    assert_eq!(store.ca_certificate(&absent.id).await.unwrap(), None);
-    assert!(!store.replace_ca_certificate(&absent, 1).await.unwrap());
-    assert_eq!(
-        store.ca_certificate(&absent.id).await.unwrap(),
-        None,
-        "replace must not create"
-    );
-    assert!(!store.delete_ca_certificate(&absent.id).await.unwrap());
-    let page = store.list_ca_certificates(&all()).await.unwrap();
-    assert!(page.items.is_empty() && page.next.is_none(), "{page:?}");
+    assert_missing(
+        async || store.ca_certificate(&absent.id).await,
+        async || store.replace_ca_certificate(&absent, 1).await,
+        async || store.delete_ca_certificate(&absent.id).await,
+    )
+    .await;
+    assert_empty(store.list_ca_certificates(&all()).await);
 }
 
 /// Every field of a CA certificate survives.
@@ -398,16 +382,14 @@ pub(crate) async fn ca_replace_checks_the_version(store: &dyn Store) {
     let mut right = v3.clone();
     right.version = 4;
     right.generation_id = "right".into();
-    let (l, r) = tokio::join!(
-        store.replace_ca_certificate(&left, 3),
-        store.replace_ca_certificate(&right, 3)
-    );
-    let (l, r) = (l.unwrap(), r.unwrap());
-    assert!(l ^ r, "left {l}, right {r}");
-    assert_eq!(
-        store.ca_certificate(&v1.id).await.unwrap(),
-        Some(if l { left } else { right })
-    );
+    assert_one_replace_wins(
+        (&left, &right),
+        3,
+        async |ca, expected| store.replace_ca_certificate(ca, expected).await,
+        async || store.ca_certificate(&v1.id).await,
+        "CA certificates",
+    )
+    .await;
 }
 
 /// Delete of a CA certificate reports whether it existed, and leaves what it signed.

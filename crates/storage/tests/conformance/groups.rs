@@ -2,9 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use thingd_registry::{Inserted, Store, Tag, ThingGroup, Timestamp};
+use thingd_registry::{Inserted, Store, ThingGroup, Timestamp};
 
-use crate::support::{NAMES, all, assert_pages, attrs, group, sorted, thing};
+use crate::support::{
+    NAMES, all, assert_insert_if_absent, assert_missing, assert_one_replace_wins, assert_pages,
+    assert_reads_are_consistent, attrs, group, one_page, sorted, tag_with_k, thing,
+};
 
 async fn insert_groups(store: &dyn Store, groups: &[(&str, Option<&str>)]) {
     for (name, parent) in groups {
@@ -27,10 +30,8 @@ async fn list_names(
 ) -> Vec<String> {
     let page = store
         .list_thing_groups(parent, prefix, recursive, &all())
-        .await
-        .unwrap();
-    assert_eq!(page.next, None);
-    page.items.into_iter().map(|g| g.name).collect()
+        .await;
+    one_page(page).into_iter().map(|g| g.name).collect()
 }
 
 async fn stored(store: &dyn Store, names: &[String]) -> Vec<ThingGroup> {
@@ -42,18 +43,11 @@ async fn stored(store: &dyn Store, names: &[String]) -> Vec<ThingGroup> {
 }
 
 async fn members(store: &dyn Store, group: &str, recursive: bool) -> Vec<String> {
-    let page = store
-        .things_in_group(group, recursive, &all())
-        .await
-        .unwrap();
-    assert_eq!(page.next, None);
-    page.items
+    one_page(store.things_in_group(group, recursive, &all()).await)
 }
 
 async fn groups_of(store: &dyn Store, thing: &str) -> Vec<String> {
-    let page = store.groups_of_thing(thing, &all()).await.unwrap();
-    assert_eq!(page.next, None);
-    page.items
+    one_page(store.groups_of_thing(thing, &all()).await)
 }
 
 /// Insert-if-absent creates once, then answers `Exists` with the stored group, unchanged.
@@ -65,38 +59,28 @@ pub(crate) async fn insert_if_absent(store: &dyn Store) {
     let mut original = group("floor-1", Some("parent"));
     original.description = Some("First floor".into());
     original.attributes = attrs(&[("building", "b1"), ("level", "1")]);
-    assert_eq!(
-        store.insert_thing_group(&original).await.unwrap(),
-        Inserted::Created
-    );
-
     let mut other = group("floor-1", None);
     other.id = "other".into();
     other.description = None;
     other.attributes = attrs(&[("x", "y")]);
     other.version = 9;
-    assert_eq!(
-        store.insert_thing_group(&other).await.unwrap(),
-        Inserted::Exists(original.clone())
-    );
-    assert_eq!(store.thing_group("floor-1").await.unwrap(), Some(original));
+    assert_insert_if_absent(
+        &original,
+        &other,
+        async |g| store.insert_thing_group(g).await,
+        async || store.thing_group("floor-1").await,
+    )
+    .await;
 }
 
 /// A missing group: none to read, replace or delete, no children, members or memberships.
 pub(crate) async fn missing(store: &dyn Store) {
-    assert_eq!(store.thing_group("nope").await.unwrap(), None);
-    assert!(
-        !store
-            .replace_thing_group(&group("nope", None), 1)
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        store.thing_group("nope").await.unwrap(),
-        None,
-        "replace must not create"
-    );
-    assert!(!store.delete_thing_group("nope").await.unwrap());
+    assert_missing(
+        async || store.thing_group("nope").await,
+        async || store.replace_thing_group(&group("nope", None), 1).await,
+        async || store.delete_thing_group("nope").await,
+    )
+    .await;
     assert!(store.child_groups("nope").await.unwrap().is_empty());
     assert!(
         !store
@@ -195,18 +179,14 @@ pub(crate) async fn concurrent_replaces_one_wins(store: &dyn Store) {
         let mut right = base.clone();
         right.version = round + 1;
         right.attributes = attrs(&[("writer", "right"), ("extra", "x")]);
-        let (l, r) = tokio::join!(
-            store.replace_thing_group(&left, round),
-            store.replace_thing_group(&right, round)
-        );
-        let (l, r) = (l.unwrap(), r.unwrap());
-        assert!(l ^ r, "round {round}: left {l}, right {r}");
-        let stored = store.thing_group("contended").await.unwrap().unwrap();
-        assert_eq!(
-            stored,
-            if l { left } else { right },
-            "round {round}: the winner's group, whole"
-        );
+        assert_one_replace_wins(
+            (&left, &right),
+            round,
+            async |g, expected| store.replace_thing_group(g, expected).await,
+            async || store.thing_group("contended").await,
+            &format!("round {round}"),
+        )
+        .await;
     }
 }
 
@@ -517,14 +497,7 @@ pub(crate) async fn delete_cascades(store: &dyn Store) {
     }
     assert!(store.add_thing_to_group("kept", "t1").await.unwrap());
     let arn = "arn:aws:iot:us-east-1:123456789012:thinggroup/doomed";
-    let tag = Tag {
-        key: "k".into(),
-        value: "v".into(),
-    };
-    store
-        .tag_resource(arn, std::slice::from_ref(&tag))
-        .await
-        .unwrap();
+    let tag = tag_with_k(store, arn).await;
 
     assert!(store.delete_thing_group("doomed").await.unwrap());
     assert!(!store.delete_thing_group("doomed").await.unwrap());
@@ -596,20 +569,18 @@ pub(crate) async fn reads_are_consistent(store: &dyn Store) {
         ]);
         g
     }
-    fn check(g: &ThingGroup) {
-        assert_eq!(g, &version_of(g.version), "a torn read");
-    }
     store.insert_thing_group(&version_of(1)).await.unwrap();
     let everything = all();
-    for round in 1..=100_i64 {
-        let next = version_of(round + 1);
-        let (replaced, one, listed) = tokio::join!(
-            store.replace_thing_group(&next, round),
-            store.thing_group("g"),
-            store.list_thing_groups(None, None, false, &everything),
-        );
-        assert!(replaced.unwrap());
-        check(&one.unwrap().unwrap());
-        listed.unwrap().items.iter().for_each(check);
-    }
+    assert_reads_are_consistent(
+        version_of,
+        |g| g.version,
+        async |g, expected| store.replace_thing_group(g, expected).await,
+        async || store.thing_group("g").await,
+        async || {
+            store
+                .list_thing_groups(None, None, false, &everything)
+                .await
+        },
+    )
+    .await;
 }

@@ -5,8 +5,8 @@ use std::fmt::Debug;
 
 use tempfile::TempDir;
 use thingd_registry::{
-    AccessKey, Attributes, CaCertificate, CaStatus, Certificate, CertificateStatus, Page,
-    PageRequest, Store, StoreError, Thing, ThingGroup, ThingType, Timestamp,
+    AccessKey, Attributes, CaCertificate, CaStatus, Certificate, CertificateStatus, Inserted, Page,
+    PageRequest, Store, StoreError, Tag, Thing, ThingGroup, ThingType, Timestamp,
 };
 use thingd_storage::SqliteStore;
 
@@ -130,6 +130,108 @@ pub(crate) async fn assert_pages<T: Debug + PartialEq>(
         let items = walk(limit, ascending, &mut fetch).await;
         assert_eq!(items, expected, "pages of {limit} (ascending: {ascending})");
     }
+}
+
+/// The items of a list that must fit one page (no `next`).
+#[track_caller]
+pub(crate) fn one_page<T: Debug>(page: Result<Page<T>, StoreError>) -> Vec<T> {
+    let page = page.unwrap();
+    assert_eq!(page.next, None, "{page:?}");
+    page.items
+}
+
+/// Checks that a list is empty: no items, no next page.
+#[track_caller]
+pub(crate) fn assert_empty<T: Debug>(page: Result<Page<T>, StoreError>) {
+    let page = page.unwrap();
+    assert!(page.items.is_empty() && page.next.is_none(), "{page:?}");
+}
+
+/// Insert-if-absent: `original` is created once; inserting `other` (the same key, other
+/// fields) or `original` again answers `Exists` with the stored original, and `read` still
+/// finds `original`, unchanged.
+pub(crate) async fn assert_insert_if_absent<T: Clone + Debug + PartialEq>(
+    original: &T,
+    other: &T,
+    insert: impl AsyncFn(&T) -> Result<Inserted<T>, StoreError>,
+    read: impl AsyncFn() -> Result<Option<T>, StoreError>,
+) {
+    assert_eq!(insert(original).await.unwrap(), Inserted::Created);
+    for again in [other, original] {
+        assert_eq!(
+            insert(again).await.unwrap(),
+            Inserted::Exists(original.clone())
+        );
+    }
+    assert_eq!(read().await.unwrap().as_ref(), Some(original));
+}
+
+/// A missing record: none to read, none to replace (and replacing does not create it), none to
+/// delete.
+pub(crate) async fn assert_missing<T: Debug + PartialEq>(
+    read: impl AsyncFn() -> Result<Option<T>, StoreError>,
+    replace: impl AsyncFn() -> Result<bool, StoreError>,
+    delete: impl AsyncFn() -> Result<bool, StoreError>,
+) {
+    assert_eq!(read().await.unwrap(), None);
+    assert!(!replace().await.unwrap());
+    assert_eq!(read().await.unwrap(), None, "replace must not create");
+    assert!(!delete().await.unwrap());
+    assert_eq!(read().await.unwrap(), None);
+}
+
+/// Of two replaces with the same `expected` version run at once, exactly one wins, and `read`
+/// then finds the winner's record, whole. `case` names the case in failure messages.
+pub(crate) async fn assert_one_replace_wins<T: Clone + Debug + PartialEq>(
+    (left, right): (&T, &T),
+    expected: i64,
+    replace: impl AsyncFn(&T, i64) -> Result<bool, StoreError>,
+    read: impl AsyncFn() -> Result<Option<T>, StoreError>,
+    case: &str,
+) {
+    let (l, r) = tokio::join!(replace(left, expected), replace(right, expected));
+    let (l, r) = (l.unwrap(), r.unwrap());
+    assert!(l ^ r, "{case}: left {l}, right {r}");
+    let winner = if l { left } else { right };
+    assert_eq!(
+        read().await.unwrap().as_ref(),
+        Some(winner),
+        "{case}: the winner's record, whole"
+    );
+}
+
+/// A read racing a replace sees the record before or after it, never a mix (the row of one
+/// version with the attributes of another): for 100 rounds, `version_of(round + 1)` replaces
+/// `version_of(round)` while `read` reads it and `list` lists it; whatever they see must be
+/// `version_of` the version it has. The store starts with `version_of(1)`.
+pub(crate) async fn assert_reads_are_consistent<T: Debug + PartialEq>(
+    version_of: impl Fn(i64) -> T,
+    version: impl Fn(&T) -> i64,
+    replace: impl AsyncFn(&T, i64) -> Result<bool, StoreError>,
+    read: impl AsyncFn() -> Result<Option<T>, StoreError>,
+    list: impl AsyncFn() -> Result<Page<T>, StoreError>,
+) {
+    let check = |seen: &T| assert_eq!(seen, &version_of(version(seen)), "a torn read");
+    for round in 1..=100_i64 {
+        let next = version_of(round + 1);
+        let (replaced, one, listed) = tokio::join!(replace(&next, round), read(), list());
+        assert!(replaced.unwrap());
+        check(&one.unwrap().unwrap());
+        listed.unwrap().items.iter().for_each(check);
+    }
+}
+
+/// Tags `arn` with `k=v`; returns the tag.
+pub(crate) async fn tag_with_k(store: &dyn Store, arn: &str) -> Tag {
+    let tag = Tag {
+        key: "k".into(),
+        value: "v".into(),
+    };
+    store
+        .tag_resource(arn, std::slice::from_ref(&tag))
+        .await
+        .unwrap();
+    tag
 }
 
 /// Attributes from pairs.

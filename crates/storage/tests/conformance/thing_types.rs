@@ -2,42 +2,39 @@
 
 use thingd_registry::{Inserted, Store, Timestamp};
 
-use crate::support::{NAMES, all, assert_pages, page, sorted, thing_type};
+use crate::support::{
+    NAMES, all, assert_empty, assert_insert_if_absent, assert_missing, assert_pages, page, sorted,
+    thing_type,
+};
 
 /// Insert-if-absent creates once, then answers `Exists` with the stored type, unchanged.
 pub(crate) async fn insert_if_absent(store: &dyn Store) {
     let mut original = thing_type("sensor");
     original.description = Some("A sensor".into());
     original.searchable_attributes = vec!["serial".into(), "room".into()];
-    assert_eq!(
-        store.insert_thing_type(&original).await.unwrap(),
-        Inserted::Created
-    );
-
     let mut other = thing_type("sensor");
     other.id = "other".into();
     other.description = None;
     other.searchable_attributes = vec!["x".into()];
     other.deprecated = Some(Timestamp(5));
-    assert_eq!(
-        store.insert_thing_type(&other).await.unwrap(),
-        Inserted::Exists(original.clone())
-    );
-    assert_eq!(store.thing_type("sensor").await.unwrap(), Some(original));
+    assert_insert_if_absent(
+        &original,
+        &other,
+        async |t| store.insert_thing_type(t).await,
+        async || store.thing_type("sensor").await,
+    )
+    .await;
 }
 
 /// A missing type: none to read, replace or delete.
 pub(crate) async fn missing(store: &dyn Store) {
-    assert_eq!(store.thing_type("nope").await.unwrap(), None);
-    assert!(!store.replace_thing_type(&thing_type("nope")).await.unwrap());
-    assert_eq!(
-        store.thing_type("nope").await.unwrap(),
-        None,
-        "replace must not create"
-    );
-    assert!(!store.delete_thing_type("nope").await.unwrap());
-    let page = store.list_thing_types(None, &all()).await.unwrap();
-    assert!(page.items.is_empty() && page.next.is_none(), "{page:?}");
+    assert_missing(
+        async || store.thing_type("nope").await,
+        async || store.replace_thing_type(&thing_type("nope")).await,
+        async || store.delete_thing_type("nope").await,
+    )
+    .await;
+    assert_empty(store.list_thing_types(None, &all()).await);
 }
 
 /// Every field survives: zero to three searchable attributes (in their order), descriptions
@@ -112,10 +109,6 @@ pub(crate) async fn list_pages_and_name_filter(store: &dyn Store) {
     let named = store.list_thing_types(Some("a-b"), &page(1)).await.unwrap();
     assert_eq!((named.items, named.next), (vec![thing_type("a-b")], None));
     for name in ["nope", "A-B", "a-"] {
-        let none = store.list_thing_types(Some(name), &all()).await.unwrap();
-        assert!(
-            none.items.is_empty() && none.next.is_none(),
-            "{name}: {none:?}"
-        );
+        assert_empty(store.list_thing_types(Some(name), &all()).await);
     }
 }

@@ -1,8 +1,11 @@
 //! `ThingStore`: things and their attributes.
 
-use thingd_registry::{Inserted, Store, Tag, Thing, ThingFilter, Timestamp};
+use thingd_registry::{Inserted, Store, Thing, ThingFilter, Timestamp};
 
-use crate::support::{NAMES, all, assert_pages, attrs, group, sorted, thing};
+use crate::support::{
+    NAMES, all, assert_empty, assert_insert_if_absent, assert_missing, assert_one_replace_wins,
+    assert_pages, assert_reads_are_consistent, attrs, group, one_page, sorted, tag_with_k, thing,
+};
 
 /// A filter on type and attribute.
 fn filter(
@@ -20,9 +23,14 @@ fn filter(
 }
 
 async fn list_names(store: &dyn Store, filter: &ThingFilter) -> Vec<String> {
-    let page = store.list_things(filter, &all()).await.unwrap();
-    assert_eq!(page.next, None);
-    page.items.into_iter().map(|t| t.name).collect()
+    let page = store.list_things(filter, &all()).await;
+    one_page(page).into_iter().map(|t| t.name).collect()
+}
+
+/// Checks that `name` is in no group and has no principal.
+async fn assert_no_memberships(store: &dyn Store, name: &str) {
+    assert!(one_page(store.groups_of_thing(name, &all()).await).is_empty());
+    assert!(one_page(store.principals_of_thing(name, &all()).await).is_empty());
 }
 
 /// Insert-if-absent creates once, then answers `Exists` with the stored thing, unchanged.
@@ -30,43 +38,30 @@ pub(crate) async fn insert_if_absent(store: &dyn Store) {
     let mut original = thing("lamp");
     original.thing_type = Some("light".into());
     original.attributes = attrs(&[("room", "kitchen"), ("watts", "60")]);
-    assert_eq!(
-        store.insert_thing(&original).await.unwrap(),
-        Inserted::Created
-    );
-
     let mut other = thing("lamp");
     other.id = "another-id".into();
     other.thing_type = None;
     other.attributes = attrs(&[("room", "hall")]);
     other.version = 7;
     other.created = Timestamp(1);
-    assert_eq!(
-        store.insert_thing(&other).await.unwrap(),
-        Inserted::Exists(original.clone())
-    );
-    assert_eq!(
-        store.insert_thing(&original).await.unwrap(),
-        Inserted::Exists(original.clone())
-    );
-    assert_eq!(store.thing("lamp").await.unwrap(), Some(original));
+    assert_insert_if_absent(
+        &original,
+        &other,
+        async |t| store.insert_thing(t).await,
+        async || store.thing("lamp").await,
+    )
+    .await;
 }
 
 /// A missing thing: no thing, nothing to replace or delete, empty lists.
 pub(crate) async fn missing(store: &dyn Store) {
-    assert_eq!(store.thing("nope").await.unwrap(), None);
-    assert!(!store.replace_thing(&thing("nope"), 1).await.unwrap());
-    assert!(!store.delete_thing("nope").await.unwrap());
-    assert_eq!(
-        store.thing("nope").await.unwrap(),
-        None,
-        "replace must not create"
-    );
-    let page = store
-        .list_things(&ThingFilter::default(), &all())
-        .await
-        .unwrap();
-    assert!(page.items.is_empty() && page.next.is_none(), "{page:?}");
+    assert_missing(
+        async || store.thing("nope").await,
+        async || store.replace_thing(&thing("nope"), 1).await,
+        async || store.delete_thing("nope").await,
+    )
+    .await;
+    assert_empty(store.list_things(&ThingFilter::default(), &all()).await);
     assert_eq!(store.count_things_of_type("t").await.unwrap(), 0);
 }
 
@@ -159,18 +154,14 @@ pub(crate) async fn concurrent_replaces_one_wins(store: &dyn Store) {
         let mut right = base.clone();
         right.version = round + 1;
         right.attributes = attrs(&[("writer", "right"), ("extra", "x")]);
-        let (l, r) = tokio::join!(
-            store.replace_thing(&left, round),
-            store.replace_thing(&right, round)
-        );
-        let (l, r) = (l.unwrap(), r.unwrap());
-        assert!(l ^ r, "round {round}: left {l}, right {r}");
-        let stored = store.thing("contended").await.unwrap().unwrap();
-        assert_eq!(
-            stored,
-            if l { left } else { right },
-            "round {round}: the winner's thing, whole"
-        );
+        assert_one_replace_wins(
+            (&left, &right),
+            round,
+            async |t, expected| store.replace_thing(t, expected).await,
+            async || store.thing("contended").await,
+            &format!("round {round}"),
+        )
+        .await;
     }
 }
 
@@ -225,14 +216,7 @@ pub(crate) async fn delete_cascades(store: &dyn Store) {
             .unwrap()
     );
     let arn = "arn:aws:iot:us-east-1:123456789012:thing/doomed";
-    let tag = Tag {
-        key: "k".into(),
-        value: "v".into(),
-    };
-    store
-        .tag_resource(arn, std::slice::from_ref(&tag))
-        .await
-        .unwrap();
+    let tag = tag_with_k(store, arn).await;
 
     assert!(store.delete_thing("doomed").await.unwrap());
     assert!(
@@ -240,22 +224,7 @@ pub(crate) async fn delete_cascades(store: &dyn Store) {
         "a second delete finds nothing"
     );
     assert_eq!(store.thing("doomed").await.unwrap(), None);
-    assert!(
-        store
-            .groups_of_thing("doomed", &all())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
-    assert!(
-        store
-            .principals_of_thing("doomed", &all())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert_no_memberships(store, "doomed").await;
     for name in ["g1", "g2"] {
         assert_eq!(
             store
@@ -301,22 +270,7 @@ pub(crate) async fn delete_cascades(store: &dyn Store) {
         Inserted::Created
     );
     assert_eq!(store.thing("doomed").await.unwrap(), Some(reborn));
-    assert!(
-        store
-            .groups_of_thing("doomed", &all())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
-    assert!(
-        store
-            .principals_of_thing("doomed", &all())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert_no_memberships(store, "doomed").await;
 }
 
 /// ListThings walks every thing in byte order of names, whatever the page size.
@@ -543,21 +497,15 @@ pub(crate) async fn reads_are_consistent(store: &dyn Store) {
         ]);
         t
     }
-    fn check(t: &Thing) {
-        assert_eq!(t, &version_of(t.version), "a torn read");
-    }
     store.insert_thing(&version_of(1)).await.unwrap();
     let everything = ThingFilter::default();
     let page = all();
-    for round in 1..=100_i64 {
-        let next = version_of(round + 1);
-        let (replaced, one, listed) = tokio::join!(
-            store.replace_thing(&next, round),
-            store.thing("t"),
-            store.list_things(&everything, &page),
-        );
-        assert!(replaced.unwrap());
-        check(&one.unwrap().unwrap());
-        listed.unwrap().items.iter().for_each(check);
-    }
+    assert_reads_are_consistent(
+        version_of,
+        |t| t.version,
+        async |t, expected| store.replace_thing(t, expected).await,
+        async || store.thing("t").await,
+        async || store.list_things(&everything, &page).await,
+    )
+    .await;
 }

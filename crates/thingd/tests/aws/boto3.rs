@@ -9,7 +9,16 @@ use std::ffi::OsString;
 use serde_json::{Value, json};
 use testkit::TestServer;
 
-use crate::support::{AwsEnv, TestCa, arn, csr, failed, new_key, ok, sdk, write};
+use crate::support::{
+    AwsEnv, AwsError, TestCa, arn, csr, failed, failed_unmodeled, new_key, ok, registration_code,
+    sdk, write,
+};
+
+const INVALID_REQUEST: AwsError = ("InvalidRequestException", 400);
+const NOT_FOUND: AwsError = ("ResourceNotFoundException", 404);
+const ALREADY_EXISTS: AwsError = ("ResourceAlreadyExistsException", 409);
+const VERSION_CONFLICT: AwsError = ("VersionConflictException", 409);
+const CERTIFICATE_STATE: AwsError = ("CertificateStateException", 406);
 
 /// The names of the items of every page of a recorded paginated list.
 fn page_names(pages: &Value, key: &str) -> Vec<Vec<String>> {
@@ -39,77 +48,26 @@ async fn boto3_things_succeed_and_fail_as_in_aws() {
     assert_eq!(created["thingArn"], arn("thing", "py-lamp"));
     let id = created["thingId"].as_str().unwrap();
     assert_eq!(ok(&observed, "create_same")["thingId"], id);
-    failed(
-        &observed,
-        "create_other",
-        "ResourceAlreadyExistsException",
-        409,
-        true,
-    );
-    assert_eq!(observed["create_other"]["error"]["resourceId"], id);
-    assert_eq!(
-        observed["create_other"]["error"]["resourceArn"],
-        arn("thing", "py-lamp")
-    );
+    let exists = failed(&observed, "create_other", ALREADY_EXISTS);
+    assert_eq!(exists["resourceId"], id);
+    assert_eq!(exists["resourceArn"], arn("thing", "py-lamp"));
     let described = ok(&observed, "describe");
     assert_eq!(described["version"], 1);
     assert_eq!(described["attributes"], json!({"color": "red"}));
     ok(&observed, "update");
-    failed(
-        &observed,
-        "update_stale",
-        "VersionConflictException",
-        409,
-        true,
-    );
+    failed(&observed, "update_stale", VERSION_CONFLICT);
     let updated = ok(&observed, "describe_updated");
     assert_eq!(updated["version"], 2);
     assert_eq!(
         updated["attributes"],
         json!({"color": "red", "room": "hall"})
     );
-    failed(
-        &observed,
-        "describe_missing",
-        "ResourceNotFoundException",
-        404,
-        true,
-    );
-    failed(
-        &observed,
-        "update_missing",
-        "ResourceNotFoundException",
-        404,
-        true,
-    );
-    failed(
-        &observed,
-        "create_bad_name",
-        "InvalidRequestException",
-        400,
-        true,
-    );
-    failed(
-        &observed,
-        "create_long_name",
-        "InvalidRequestException",
-        400,
-        true,
-    );
-    failed(
-        &observed,
-        "create_many_attributes",
-        "InvalidRequestException",
-        400,
-        true,
-    );
-    failed(
-        &observed,
-        "create_missing_type",
-        "ResourceNotFoundException",
-        404,
-        true,
-    );
+    failed(&observed, "describe_missing", NOT_FOUND);
+    failed(&observed, "update_missing", NOT_FOUND);
+    failed(&observed, "create_bad_name", INVALID_REQUEST);
+    failed(&observed, "create_long_name", INVALID_REQUEST);
+    failed(&observed, "create_many_attributes", INVALID_REQUEST);
+    failed(&observed, "create_missing_type", NOT_FOUND);
 
     // get_paginator("list_things") with pages of 2 over the 8 things.
     let pages = page_names(&observed["pages"], "thingName");
@@ -118,30 +76,12 @@ async fn boto3_things_succeed_and_fail_as_in_aws() {
     expected.extend((0..7).map(|i| format!("py-paged-{i}")));
     expected.sort();
     assert_eq!(pages.concat(), expected);
-    failed(
-        &observed,
-        "list_too_many",
-        "InvalidRequestException",
-        400,
-        true,
-    );
+    failed(&observed, "list_too_many", INVALID_REQUEST);
 
-    failed(
-        &observed,
-        "delete_stale",
-        "VersionConflictException",
-        409,
-        true,
-    );
+    failed(&observed, "delete_stale", VERSION_CONFLICT);
     ok(&observed, "delete");
     ok(&observed, "delete_again");
-    failed(
-        &observed,
-        "describe_deleted",
-        "ResourceNotFoundException",
-        404,
-        true,
-    );
+    failed(&observed, "describe_deleted", NOT_FOUND);
     server.shutdown().await;
 }
 
@@ -158,20 +98,8 @@ async fn boto3_thing_types_and_thing_groups() {
         ok(&observed, "create_type_same")["thingTypeId"],
         created["thingTypeId"]
     );
-    failed(
-        &observed,
-        "create_type_other",
-        "ResourceAlreadyExistsException",
-        409,
-        true,
-    );
-    failed(
-        &observed,
-        "create_type_bad_name",
-        "InvalidRequestException",
-        400,
-        true,
-    );
+    failed(&observed, "create_type_other", ALREADY_EXISTS);
+    failed(&observed, "create_type_bad_name", INVALID_REQUEST);
     let described = ok(&observed, "describe_type");
     assert_eq!(
         described["thingTypeProperties"],
@@ -179,57 +107,21 @@ async fn boto3_thing_types_and_thing_groups() {
     );
     assert_eq!(described["thingTypeMetadata"]["deprecated"], false);
     ok(&observed, "create_typed_thing");
-    failed(
-        &observed,
-        "delete_type_not_deprecated",
-        "InvalidRequestException",
-        400,
-        true,
-    );
+    failed(&observed, "delete_type_not_deprecated", INVALID_REQUEST);
     ok(&observed, "deprecate");
     let metadata = &ok(&observed, "describe_deprecated")["thingTypeMetadata"];
     assert_eq!(metadata["deprecated"], true);
     assert!(metadata["deprecationDate"].is_string(), "{metadata}");
-    failed(
-        &observed,
-        "create_with_deprecated",
-        "InvalidRequestException",
-        400,
-        true,
-    );
-    failed(
-        &observed,
-        "delete_type_in_use",
-        "InvalidRequestException",
-        400,
-        true,
-    );
+    failed(&observed, "create_with_deprecated", INVALID_REQUEST);
+    failed(&observed, "delete_type_in_use", INVALID_REQUEST);
     ok(&observed, "untype");
     ok(&observed, "delete_type");
-    failed(
-        &observed,
-        "describe_deleted_type",
-        "ResourceNotFoundException",
-        404,
-        true,
-    );
+    failed(&observed, "describe_deleted_type", NOT_FOUND);
 
     ok(&observed, "create_root");
     ok(&observed, "create_child");
-    failed(
-        &observed,
-        "create_child_other",
-        "ResourceAlreadyExistsException",
-        409,
-        true,
-    );
-    failed(
-        &observed,
-        "create_orphan",
-        "InvalidRequestException",
-        400,
-        true,
-    );
+    failed(&observed, "create_child_other", ALREADY_EXISTS);
+    failed(&observed, "create_orphan", INVALID_REQUEST);
     let child = ok(&observed, "describe_child");
     assert_eq!(
         child["thingGroupMetadata"]["parentGroupName"],
@@ -239,38 +131,14 @@ async fn boto3_thing_types_and_thing_groups() {
         child["thingGroupMetadata"]["rootToParentThingGroups"],
         json!([{"groupName": "py-building", "groupArn": arn("thinggroup", "py-building")}])
     );
-    failed(
-        &observed,
-        "describe_missing_group",
-        "ResourceNotFoundException",
-        404,
-        true,
-    );
+    failed(&observed, "describe_missing_group", NOT_FOUND);
     assert_eq!(ok(&observed, "update_group")["version"], 2);
-    failed(
-        &observed,
-        "update_group_stale",
-        "VersionConflictException",
-        409,
-        true,
-    );
+    failed(&observed, "update_group_stale", VERSION_CONFLICT);
     for thing in ["py-member-a", "py-member-b", "py-member-c"] {
         ok(&observed, &format!("add_{thing}"));
     }
-    failed(
-        &observed,
-        "add_same_hierarchy",
-        "InvalidRequestException",
-        400,
-        true,
-    );
-    failed(
-        &observed,
-        "add_missing_thing",
-        "ResourceNotFoundException",
-        404,
-        true,
-    );
+    failed(&observed, "add_same_hierarchy", INVALID_REQUEST);
+    failed(&observed, "add_missing_thing", NOT_FOUND);
     assert_eq!(
         page_names(&observed["members_pages"], ""),
         [vec!["py-member-a", "py-member-b"], vec!["py-member-c"]]
@@ -288,13 +156,7 @@ async fn boto3_thing_types_and_thing_groups() {
         ok(&observed, "groups_of_thing")["thingGroups"],
         json!([{"groupName": "py-floor", "groupArn": arn("thinggroup", "py-floor")}])
     );
-    failed(
-        &observed,
-        "delete_parent",
-        "InvalidRequestException",
-        400,
-        true,
-    );
+    failed(&observed, "delete_parent", INVALID_REQUEST);
     ok(&observed, "delete_child");
     ok(&observed, "delete_parent_after");
     server.shutdown().await;
@@ -326,13 +188,7 @@ async fn boto3_certificates_principals_and_markers() {
     assert!(description["creationDate"].is_string(), "{description}");
     let from_csr = ok(&observed, "from_csr");
     let csr_id = &from_csr["certificateId"].as_str().unwrap().to_owned();
-    failed(
-        &observed,
-        "from_bad_csr",
-        "InvalidRequestException",
-        400,
-        true,
-    );
+    failed(&observed, "from_bad_csr", INVALID_REQUEST);
 
     // The paginator follows nextMarker: 5 certificates of ours plus the test server's own, in
     // pages of 2, oldest first.
@@ -350,21 +206,9 @@ async fn boto3_certificates_principals_and_markers() {
         observed["manual_pages"],
         json!([[all[0], all[1]], [all[2], all[3]]])
     );
-    failed(
-        &observed,
-        "bad_marker",
-        "InvalidRequestException",
-        400,
-        true,
-    );
+    failed(&observed, "bad_marker", INVALID_REQUEST);
 
-    failed(
-        &observed,
-        "delete_active",
-        "CertificateStateException",
-        406,
-        true,
-    );
+    failed(&observed, "delete_active", CERTIFICATE_STATE);
     ok(&observed, "attach");
     assert_eq!(
         ok(&observed, "thing_principals")["principals"],
@@ -374,27 +218,9 @@ async fn boto3_certificates_principals_and_markers() {
         ok(&observed, "principal_things")["things"],
         json!(["py-holder"])
     );
-    failed(
-        &observed,
-        "attach_missing_thing",
-        "ResourceNotFoundException",
-        404,
-        true,
-    );
-    failed(
-        &observed,
-        "attach_not_a_certificate",
-        "InvalidRequestException",
-        400,
-        true,
-    );
-    failed(
-        &observed,
-        "delete_thing_attached",
-        "InvalidRequestException",
-        400,
-        true,
-    );
+    failed(&observed, "attach_missing_thing", NOT_FOUND);
+    failed(&observed, "attach_not_a_certificate", INVALID_REQUEST);
+    failed(&observed, "delete_thing_attached", INVALID_REQUEST);
     ok(&observed, "deactivate");
     assert_eq!(
         ok(&observed, "describe_inactive")["certificateDescription"]["status"],
@@ -403,56 +229,23 @@ async fn boto3_certificates_principals_and_markers() {
     failed(
         &observed,
         "delete_attached",
-        "DeleteConflictException",
-        409,
-        true,
+        ("DeleteConflictException", 409),
     );
     ok(&observed, "detach");
     assert_eq!(ok(&observed, "principal_things_after")["things"], json!([]));
     ok(&observed, "delete");
-    failed(
-        &observed,
-        "describe_deleted",
-        "ResourceNotFoundException",
-        404,
-        true,
-    );
-    failed(
-        &observed,
-        "describe_bad_id",
-        "InvalidRequestException",
-        400,
-        true,
-    );
+    failed(&observed, "describe_deleted", NOT_FOUND);
+    failed(&observed, "describe_bad_id", INVALID_REQUEST);
     ok(&observed, "revoke");
-    failed(
-        &observed,
-        "reactivate_revoked",
-        "CertificateStateException",
-        406,
-        true,
-    );
-    failed(
-        &observed,
-        "bad_status",
-        "InvalidRequestException",
-        400,
-        true,
-    );
+    failed(&observed, "reactivate_revoked", CERTIFICATE_STATE);
+    failed(&observed, "bad_status", INVALID_REQUEST);
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn boto3_ca_certificates_tags_and_endpoint() {
     let server = TestServer::start().await.unwrap();
-    let code = sdk(&server)
-        .get_registration_code()
-        .send()
-        .await
-        .unwrap()
-        .registration_code()
-        .unwrap()
-        .to_owned();
+    let code = registration_code(&sdk(&server)).await;
     let ca = TestCa::new("Py Device CA");
     let (device, _) = ca.issue("py-ca-device");
     let scratch = tempfile::tempdir().unwrap();
@@ -473,16 +266,12 @@ async fn boto3_ca_certificates_tags_and_endpoint() {
     failed(
         &observed,
         "register_ca_wrong_code",
-        "RegistrationCodeValidationException",
-        400,
-        true,
+        ("RegistrationCodeValidationException", 400),
     );
     failed(
         &observed,
         "register_device_before_ca",
-        "CertificateValidationException",
-        400,
-        true,
+        ("CertificateValidationException", 400),
     );
     let ca_id = ok(&observed, "register_ca")["certificateId"]
         .as_str()
@@ -490,13 +279,7 @@ async fn boto3_ca_certificates_tags_and_endpoint() {
         .to_owned();
     let ca_arn = arn("cacert", &ca_id);
     assert_eq!(ok(&observed, "register_ca")["certificateArn"], ca_arn);
-    failed(
-        &observed,
-        "register_ca_again",
-        "ResourceAlreadyExistsException",
-        409,
-        true,
-    );
+    failed(&observed, "register_ca_again", ALREADY_EXISTS);
     let description = &ok(&observed, "describe_ca")["certificateDescription"];
     assert_eq!(description["status"], "ACTIVE");
     assert_eq!(description["certificatePem"], ca.pem);
@@ -506,13 +289,7 @@ async fn boto3_ca_certificates_tags_and_endpoint() {
         .as_str()
         .unwrap()
         .to_owned();
-    failed(
-        &observed,
-        "register_device_again",
-        "ResourceAlreadyExistsException",
-        409,
-        true,
-    );
+    failed(&observed, "register_device_again", ALREADY_EXISTS);
     assert_eq!(
         ok(&observed, "by_ca")["certificates"][0]["certificateId"],
         device_id
@@ -527,52 +304,22 @@ async fn boto3_ca_certificates_tags_and_endpoint() {
         ok(&observed, "tags_after")["tags"],
         json!([{"Key": "site", "Value": "lyon"}])
     );
-    failed(
-        &observed,
-        "tag_missing",
-        "ResourceNotFoundException",
-        404,
-        true,
-    );
-    failed(
-        &observed,
-        "tag_reserved",
-        "InvalidRequestException",
-        400,
-        true,
-    );
-    failed(
-        &observed,
-        "delete_active_ca",
-        "CertificateStateException",
-        406,
-        true,
-    );
+    failed(&observed, "tag_missing", NOT_FOUND);
+    failed(&observed, "tag_reserved", INVALID_REQUEST);
+    failed(&observed, "delete_active_ca", CERTIFICATE_STATE);
     ok(&observed, "deactivate_ca");
     assert_eq!(
         ok(&observed, "describe_inactive_ca")["certificateDescription"]["status"],
         "INACTIVE"
     );
     ok(&observed, "delete_ca");
-    failed(
-        &observed,
-        "describe_deleted_ca",
-        "ResourceNotFoundException",
-        404,
-        true,
-    );
+    failed(&observed, "describe_deleted_ca", NOT_FOUND);
     assert_eq!(ok(&observed, "endpoint")["endpointAddress"], "localhost");
     assert_eq!(
         ok(&observed, "endpoint_ats")["endpointAddress"],
         "localhost"
     );
-    failed(
-        &observed,
-        "endpoint_bad",
-        "InvalidRequestException",
-        400,
-        true,
-    );
+    failed(&observed, "endpoint_bad", INVALID_REQUEST);
     server.shutdown().await;
 }
 
@@ -583,74 +330,26 @@ async fn boto3_tampered_unknown_and_stale_requests_are_refused() {
 
     ok(&observed, "good");
     // Authentication errors are not in IoT's service model: botocore raises a plain
-    // ClientError with AWS's code.
-    failed(
-        &observed,
-        "tampered_signature",
-        "InvalidSignatureException",
-        403,
-        false,
-    );
-    let message = observed["tampered_signature"]["error"]["message"]
-        .as_str()
-        .unwrap();
-    assert!(
-        message.starts_with("The request signature we calculated does not match"),
-        "{message}"
-    );
-    failed(
-        &observed,
-        "tampered_body",
-        "InvalidSignatureException",
-        403,
-        false,
-    );
-    failed(
-        &observed,
-        "tampered_body_created",
-        "ResourceNotFoundException",
-        404,
-        true,
-    );
-    failed(
-        &observed,
-        "unknown_key",
-        "UnrecognizedClientException",
-        403,
-        false,
-    );
-    failed(
-        &observed,
-        "wrong_secret",
-        "InvalidSignatureException",
-        403,
-        false,
-    );
-    failed(
-        &observed,
-        "twenty_minutes_ago",
-        "InvalidSignatureException",
-        400,
-        false,
-    );
-    let message = observed["twenty_minutes_ago"]["error"]["message"]
-        .as_str()
-        .unwrap();
-    assert!(message.starts_with("Signature expired:"), "{message}");
-    failed(
-        &observed,
-        "twenty_minutes_ahead",
-        "InvalidSignatureException",
-        400,
-        false,
-    );
-    let message = observed["twenty_minutes_ahead"]["error"]["message"]
-        .as_str()
-        .unwrap();
-    assert!(
-        message.starts_with("Signature not yet current:"),
-        "{message}"
-    );
+    // ClientError with AWS's code. (step, error, how its message starts)
+    let bad_signature = ("InvalidSignatureException", 403);
+    let skewed = ("InvalidSignatureException", 400);
+    for (step, error, message) in [
+        (
+            "tampered_signature",
+            bad_signature,
+            "The request signature we calculated does not match",
+        ),
+        ("tampered_body", bad_signature, ""),
+        ("unknown_key", ("UnrecognizedClientException", 403), ""),
+        ("wrong_secret", bad_signature, ""),
+        ("twenty_minutes_ago", skewed, "Signature expired:"),
+        ("twenty_minutes_ahead", skewed, "Signature not yet current:"),
+    ] {
+        let raised = failed_unmodeled(&observed, step, error);
+        let text = raised["message"].as_str().unwrap();
+        assert!(text.starts_with(message), "step {step}: {text}");
+    }
+    failed(&observed, "tampered_body_created", NOT_FOUND);
     ok(&observed, "ten_minutes_ago");
     // None of them was retried: botocore retries throttling and server errors, not these.
     for step in ["tampered_signature", "unknown_key", "twenty_minutes_ago"] {

@@ -4,27 +4,30 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_iot::types::{AttributePayload, CertificateStatus, Tag};
-use mqtt_codec::{ProtocolVersion, ReasonCode};
+use aws_sdk_iot::types::CertificateStatus;
+use mqtt_codec::ProtocolVersion;
 use testkit::TestServer;
 use thingd_broker::BrokerConfig;
 
-use crate::support::{AwsEnv, Device, TestCa, arn, csr, new_key, sdk};
+use crate::support::{
+    AwsEnv, Device, TestCa, arn, attributes, certificate_from_csr, certificate_status,
+    certificates_of_ca, create_active_certificate, new_key, register_active_ca, registration_code,
+    sdk, server_with_sdk, tag, tags_of,
+};
 
 #[tokio::test]
 async fn the_registry_the_admin_key_and_the_aws_files_survive_a_restart() {
-    let server = TestServer::start().await.unwrap();
-    let iot = sdk(&server);
+    let (server, iot) = server_with_sdk().await;
     iot.create_thing_type()
         .thing_type_name("Meter")
-        .tags(Tag::builder().key("unit").value("kWh").build().unwrap())
+        .tags(tag("unit", "kWh"))
         .send()
         .await
         .unwrap();
     iot.create_thing()
         .thing_name("meter-1")
         .thing_type_name("Meter")
-        .attribute_payload(AttributePayload::builder().attributes("floor", "2").build())
+        .attribute_payload(attributes(&[("floor", "2")]))
         .send()
         .await
         .unwrap();
@@ -39,12 +42,7 @@ async fn the_registry_the_admin_key_and_the_aws_files_survive_a_restart() {
         .send()
         .await
         .unwrap();
-    let keys = iot
-        .create_keys_and_certificate()
-        .set_as_active(true)
-        .send()
-        .await
-        .unwrap();
+    let keys = create_active_certificate(&iot).await;
     let cert = keys.certificate_pem().unwrap().to_owned();
     let key = keys.key_pair().unwrap().private_key().unwrap().to_owned();
     let cert_id = keys.certificate_id().unwrap().to_owned();
@@ -55,32 +53,10 @@ async fn the_registry_the_admin_key_and_the_aws_files_survive_a_restart() {
         .await
         .unwrap();
     let (csr_key, csr_key_pem) = new_key();
-    let inactive = iot
-        .create_certificate_from_csr()
-        .certificate_signing_request(csr(&csr_key, "meter-spare"))
-        .send()
-        .await
-        .unwrap();
-    let code = iot
-        .get_registration_code()
-        .send()
-        .await
-        .unwrap()
-        .registration_code()
-        .unwrap()
-        .to_owned();
+    let inactive = certificate_from_csr(&iot, &csr_key, "meter-spare").await;
+    let code = registration_code(&iot).await;
     let ca = TestCa::new("Meter CA");
-    let ca_id = iot
-        .register_ca_certificate()
-        .ca_certificate(&ca.pem)
-        .verification_certificate(ca.verification(&code))
-        .set_as_active(true)
-        .send()
-        .await
-        .unwrap()
-        .certificate_id()
-        .unwrap()
-        .to_owned();
+    let ca_id = register_active_ca(&iot, &ca, &code).await;
     let (vendor_cert, vendor_key) = ca.issue("meter-vendor");
     iot.register_certificate()
         .certificate_pem(&vendor_cert)
@@ -132,13 +108,8 @@ async fn the_registry_the_admin_key_and_the_aws_files_survive_a_restart() {
         thing.attributes(),
         Some(&HashMap::from([("floor".to_owned(), "2".to_owned())]))
     );
-    let tags = iot
-        .list_tags_for_resource()
-        .resource_arn(arn("thingtype", "Meter"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tags.tags().len(), 1);
+    let tags = tags_of(&iot, &arn("thingtype", "Meter")).await;
+    assert_eq!(tags.len(), 1);
     let members = iot
         .list_things_in_thing_group()
         .thing_group_name("site")
@@ -153,31 +124,16 @@ async fn the_registry_the_admin_key_and_the_aws_files_survive_a_restart() {
         .await
         .unwrap();
     assert_eq!(principals.principals(), [arn("cert", &cert_id)]);
-    let status = |id: String| {
-        let iot = iot.clone();
-        async move {
-            iot.describe_certificate()
-                .certificate_id(id)
-                .send()
-                .await
-                .unwrap()
-                .certificate_description()
-                .and_then(|d| d.status().cloned())
-        }
-    };
     assert_eq!(
-        status(cert_id.clone()).await,
+        certificate_status(&iot, &cert_id).await,
         Some(CertificateStatus::Active)
     );
-    let inactive_id = inactive.certificate_id().unwrap().to_owned();
-    assert_eq!(status(inactive_id).await, Some(CertificateStatus::Inactive));
-    let by_ca = iot
-        .list_certificates_by_ca()
-        .ca_certificate_id(&ca_id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(by_ca.certificates().len(), 1);
+    let inactive_id = inactive.certificate_id().unwrap();
+    assert_eq!(
+        certificate_status(&iot, inactive_id).await,
+        Some(CertificateStatus::Inactive)
+    );
+    assert_eq!(certificates_of_ca(&iot, &ca_id).await.len(), 1);
 
     // Devices: as before the restart.
     let mut device = Device::connect(&server, &cert, &key, "meter-1", ProtocolVersion::V5)
@@ -193,15 +149,15 @@ async fn the_registry_the_admin_key_and_the_aws_files_survive_a_restart() {
     )
     .await
     .expect("a certificate of the registered CA still connects");
-    let refused = Device::connect(
+    Device::assert_refused(
         &server,
         inactive.certificate_pem().unwrap(),
         &csr_key_pem,
         "spare",
         ProtocolVersion::V5,
+        "an INACTIVE certificate",
     )
     .await;
-    assert_eq!(refused.err(), Some(ReasonCode::NotAuthorized));
 
     // The AWS CLI, through the two files only.
     let listed = files.aws_json(&["iot", "list-things"]).await;

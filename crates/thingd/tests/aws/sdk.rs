@@ -9,39 +9,45 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_iot::config::interceptors::BeforeDeserializationInterceptorContextRef;
 use aws_sdk_iot::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_iot::error::BoxError;
-
+use aws_sdk_iot::operation::create_thing::CreateThingError;
 use aws_sdk_iot::types::{
-    AttributePayload, CertificateStatus, Tag, ThingGroupProperties, ThingPrincipalType,
+    AttributePayload, CertificateStatus, ThingGroupProperties, ThingPrincipalType,
     ThingTypeProperties,
 };
 use testkit::TestServer;
 
-use crate::support::{arn, assert_code, csr, new_key, sdk, sdk_with_key, service_error};
+use crate::support::{
+    arn, assert_code, assert_error, attributes, certificate_from_csr, certificate_status,
+    create_active_certificate, describe_certificate, new_key, sdk, sdk_with_key, server_with_sdk,
+    service_error, set_certificate_status, tag, tags_of,
+};
 
-fn attributes(pairs: &[(&str, &str)]) -> AttributePayload {
-    let mut payload = AttributePayload::builder();
-    for (name, value) in pairs {
-        payload = payload.attributes(*name, *value);
-    }
-    payload.build()
-}
-
-fn tag(key: &str, value: &str) -> Tag {
-    Tag::builder().key(key).value(value).build().unwrap()
+/// Every item of a list request, through its paginator (which follows `nextToken` or
+/// `nextMarker` to the end).
+macro_rules! all_items {
+    ($request:expr) => {
+        $request
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .unwrap()
+    };
 }
 
 #[tokio::test]
 async fn sdk_things_create_describe_update_delete_and_their_errors() {
-    let server = TestServer::start().await.unwrap();
-    let iot = sdk(&server);
+    let (server, iot) = server_with_sdk().await;
+    let create = |color: &str| {
+        iot.create_thing()
+            .thing_name("sdk-lamp")
+            .attribute_payload(attributes(&[("color", color)]))
+            .send()
+    };
+    let describe = |name: &str| iot.describe_thing().thing_name(name).send();
 
-    let created = iot
-        .create_thing()
-        .thing_name("sdk-lamp")
-        .attribute_payload(attributes(&[("color", "red")]))
-        .send()
-        .await
-        .unwrap();
+    let created = create("red").await.unwrap();
     assert_eq!(created.thing_name(), Some("sdk-lamp"));
     assert_eq!(created.thing_arn(), Some(arn("thing", "sdk-lamp").as_str()));
     let id = created.thing_id().unwrap().to_owned();
@@ -49,26 +55,10 @@ async fn sdk_things_create_describe_update_delete_and_their_errors() {
 
     // The same create again is idempotent; with other attributes it is a conflict, and the
     // exception carries the existing thing's id and ARN as the model has them.
-    let again = iot
-        .create_thing()
-        .thing_name("sdk-lamp")
-        .attribute_payload(attributes(&[("color", "red")]))
-        .send()
-        .await
-        .unwrap();
+    let again = create("red").await.unwrap();
     assert_eq!(again.thing_id(), Some(id.as_str()));
-    let error = service_error(
-        iot.create_thing()
-            .thing_name("sdk-lamp")
-            .attribute_payload(attributes(&[("color", "blue")]))
-            .send()
-            .await,
-        409,
-    );
-    let aws_sdk_iot::operation::create_thing::CreateThingError::ResourceAlreadyExistsException(
-        exists,
-    ) = &error
-    else {
+    let error = service_error(create("blue").await, 409);
+    let CreateThingError::ResourceAlreadyExistsException(exists) = &error else {
         panic!("expected ResourceAlreadyExistsException, got {error:?}");
     };
     assert_eq!(exists.resource_id(), Some(id.as_str()));
@@ -77,12 +67,7 @@ async fn sdk_things_create_describe_update_delete_and_their_errors() {
         Some(arn("thing", "sdk-lamp").as_str())
     );
 
-    let described = iot
-        .describe_thing()
-        .thing_name("sdk-lamp")
-        .send()
-        .await
-        .unwrap();
+    let described = describe("sdk-lamp").await.unwrap();
     assert_eq!(described.thing_id(), Some(id.as_str()));
     assert_eq!(described.default_client_id(), Some("sdk-lamp"));
     assert_eq!(described.version(), 1);
@@ -104,7 +89,7 @@ async fn sdk_things_create_describe_update_delete_and_their_errors() {
         .send()
         .await
         .unwrap();
-    let error = service_error(
+    assert_error!(
         iot.update_thing()
             .thing_name("sdk-lamp")
             .expected_version(1)
@@ -112,14 +97,9 @@ async fn sdk_things_create_describe_update_delete_and_their_errors() {
             .send()
             .await,
         409,
+        is_version_conflict_exception
     );
-    assert!(error.is_version_conflict_exception(), "{error:?}");
-    let described = iot
-        .describe_thing()
-        .thing_name("sdk-lamp")
-        .send()
-        .await
-        .unwrap();
+    let described = describe("sdk-lamp").await.unwrap();
     assert_eq!(described.version(), 2);
     assert_eq!(
         described.attributes(),
@@ -130,93 +110,78 @@ async fn sdk_things_create_describe_update_delete_and_their_errors() {
     );
 
     // Not found, invalid names and sizes.
-    let error = service_error(
-        iot.describe_thing()
-            .thing_name("no-such-thing")
-            .send()
-            .await,
+    assert_error!(
+        describe("no-such-thing").await,
         404,
+        is_resource_not_found_exception
     );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
-    let error = service_error(
+    assert_error!(
         iot.update_thing()
             .thing_name("no-such-thing")
             .attribute_payload(attributes(&[("a", "b")]))
             .send()
             .await,
         404,
+        is_resource_not_found_exception
     );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
-    for bad in ["bad name", "semi;colon", &"x".repeat(129)] {
-        let error = service_error(iot.create_thing().thing_name(bad).send().await, 400);
-        assert!(error.is_invalid_request_exception(), "{bad:?}: {error:?}");
-    }
-    let error = service_error(
-        iot.create_thing()
-            .thing_name("too-many-attributes")
-            .attribute_payload(attributes(&[
+    let long_value = "v".repeat(801);
+    for (name, payload) in [
+        ("bad name", None),
+        ("semi;colon", None),
+        ("x".repeat(129).as_str(), None),
+        (
+            "too-many-attributes",
+            Some(attributes(&[
                 ("a", "1"),
                 ("b", "2"),
                 ("c", "3"),
                 ("d", "4"),
-            ]))
-            .send()
-            .await,
-        400,
-    );
-    assert!(error.is_invalid_request_exception(), "{error:?}");
-    let error = service_error(
-        iot.create_thing()
-            .thing_name("long-value")
-            .attribute_payload(attributes(&[("a", &"v".repeat(801))]))
-            .send()
-            .await,
-        400,
-    );
-    assert!(error.is_invalid_request_exception(), "{error:?}");
-    let error = service_error(
+            ])),
+        ),
+        ("long-value", Some(attributes(&[("a", &long_value)]))),
+    ] {
+        assert_error!(
+            iot.create_thing()
+                .thing_name(name)
+                .set_attribute_payload(payload)
+                .send()
+                .await,
+            400,
+            is_invalid_request_exception,
+            name
+        );
+    }
+    assert_error!(
         iot.create_thing()
             .thing_name("typed")
             .thing_type_name("no-such-type")
             .send()
             .await,
         404,
+        is_resource_not_found_exception
     );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
 
     // Delete: the expected version is checked; deleting what does not exist succeeds.
-    let error = service_error(
+    let delete = |version: Option<i64>| {
         iot.delete_thing()
             .thing_name("sdk-lamp")
-            .expected_version(1)
+            .set_expected_version(version)
             .send()
-            .await,
-        409,
-    );
-    assert!(error.is_version_conflict_exception(), "{error:?}");
-    iot.delete_thing()
-        .thing_name("sdk-lamp")
-        .expected_version(2)
-        .send()
-        .await
-        .unwrap();
-    iot.delete_thing()
-        .thing_name("sdk-lamp")
-        .send()
-        .await
-        .unwrap();
-    let error = service_error(
-        iot.describe_thing().thing_name("sdk-lamp").send().await,
+    };
+    assert_error!(delete(Some(1)).await, 409, is_version_conflict_exception);
+    delete(Some(2)).await.unwrap();
+    delete(None).await.unwrap();
+    assert_error!(
+        describe("sdk-lamp").await,
         404,
+        is_resource_not_found_exception
     );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn sdk_list_things_pages_through_the_paginator() {
-    let server = TestServer::start().await.unwrap();
-    let iot = sdk(&server);
+    let (server, iot) = server_with_sdk().await;
     let mut names = Vec::new();
     for i in 0..7 {
         let name = format!("paged-{i}");
@@ -229,6 +194,12 @@ async fn sdk_list_things_pages_through_the_paginator() {
             .unwrap();
         names.push(name);
     }
+    let thing_names = |things: Vec<aws_sdk_iot::types::ThingAttribute>| -> Vec<String> {
+        things
+            .iter()
+            .map(|thing| thing.thing_name().unwrap().to_owned())
+            .collect()
+    };
 
     // Pages of 2: the paginator follows nextToken to the end.
     let pages = iot
@@ -242,46 +213,38 @@ async fn sdk_list_things_pages_through_the_paginator() {
     assert_eq!(pages.len(), 4, "{pages:?}");
     assert!(pages[..3].iter().all(|p| p.things().len() == 2));
     assert!(pages[3].next_token().is_none());
-    let listed: Vec<String> = iot
-        .list_things()
-        .max_results(2)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|thing| thing.thing_name().unwrap().to_owned())
-        .collect();
+    let listed = thing_names(all_items!(iot.list_things().max_results(2)));
     assert_eq!(listed, names);
 
     // Filtered by an attribute.
-    let odd: Vec<String> = iot
-        .list_things()
-        .attribute_name("floor")
-        .attribute_value("odd")
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|thing| thing.thing_name().unwrap().to_owned())
-        .collect();
+    let odd = thing_names(all_items!(
+        iot.list_things()
+            .attribute_name("floor")
+            .attribute_value("odd")
+    ));
     assert_eq!(odd, ["paged-1", "paged-3", "paged-5"]);
 
     // A page size out of the model's range [1, 250] (the SDK does not check it).
-    let error = service_error(iot.list_things().max_results(251).send().await, 400);
-    assert!(error.is_invalid_request_exception(), "{error:?}");
+    assert_error!(
+        iot.list_things().max_results(251).send().await,
+        400,
+        is_invalid_request_exception
+    );
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn sdk_thing_types_create_deprecate_and_delete() {
-    let server = TestServer::start().await.unwrap();
-    let iot = sdk(&server);
+    let (server, iot) = server_with_sdk().await;
+    let describe = || iot.describe_thing_type().thing_type_name("Lamp").send();
+    let deprecate = || iot.deprecate_thing_type().thing_type_name("Lamp").send();
+    let delete = || iot.delete_thing_type().thing_type_name("Lamp").send();
+    let create_lamp = |name: &str| {
+        iot.create_thing()
+            .thing_name(name)
+            .thing_type_name("Lamp")
+            .send()
+    };
     let properties = ThingTypeProperties::builder()
         .thing_type_description("A lamp")
         .searchable_attributes("room")
@@ -304,7 +267,7 @@ async fn sdk_thing_types_create_deprecate_and_delete() {
         .await
         .unwrap();
     assert_eq!(again.thing_type_id(), created.thing_type_id());
-    let error = service_error(
+    assert_error!(
         iot.create_thing_type()
             .thing_type_name("Lamp")
             .thing_type_properties(
@@ -315,60 +278,36 @@ async fn sdk_thing_types_create_deprecate_and_delete() {
             .send()
             .await,
         409,
+        is_resource_already_exists_exception
     );
-    assert!(error.is_resource_already_exists_exception(), "{error:?}");
-    let error = service_error(
+    assert_error!(
         iot.create_thing_type()
             .thing_type_name("Bad/Type")
             .send()
             .await,
         400,
+        is_invalid_request_exception
     );
-    assert!(error.is_invalid_request_exception(), "{error:?}");
 
-    let described = iot
-        .describe_thing_type()
-        .thing_type_name("Lamp")
-        .send()
-        .await
-        .unwrap();
+    let described = describe().await.unwrap();
     let props = described.thing_type_properties().unwrap();
     assert_eq!(props.thing_type_description(), Some("A lamp"));
     assert_eq!(props.searchable_attributes(), ["room"]);
     assert!(!described.thing_type_metadata().unwrap().deprecated());
-    let tags = iot
-        .list_tags_for_resource()
-        .resource_arn(&type_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tags.tags(), [tag("team", "lighting")]);
+    let tags = tags_of(&iot, &type_arn).await;
+    assert_eq!(tags, [tag("team", "lighting")]);
 
     // A thing of that type; then the type is deprecated: no new things may use it, and it can
     // be deleted only once no thing has it.
-    iot.create_thing()
-        .thing_name("lamp-1")
-        .thing_type_name("Lamp")
-        .send()
-        .await
-        .unwrap();
-    let error = service_error(
-        iot.delete_thing_type().thing_type_name("Lamp").send().await,
+    create_lamp("lamp-1").await.unwrap();
+    assert_error!(
+        delete().await,
         400,
+        is_invalid_request_exception,
+        "not deprecated"
     );
-    assert!(
-        error.is_invalid_request_exception(),
-        "not deprecated: {error:?}"
-    );
-    iot.deprecate_thing_type()
-        .thing_type_name("Lamp")
-        .send()
-        .await
-        .unwrap();
-    let metadata = iot
-        .describe_thing_type()
-        .thing_type_name("Lamp")
-        .send()
+    deprecate().await.unwrap();
+    let metadata = describe()
         .await
         .unwrap()
         .thing_type_metadata()
@@ -376,23 +315,13 @@ async fn sdk_thing_types_create_deprecate_and_delete() {
         .unwrap();
     assert!(metadata.deprecated());
     assert!(metadata.deprecation_date().is_some());
-    let error = service_error(
-        iot.create_thing()
-            .thing_name("lamp-2")
-            .thing_type_name("Lamp")
-            .send()
-            .await,
+    assert_error!(
+        create_lamp("lamp-2").await,
         400,
+        is_invalid_request_exception,
+        "deprecated"
     );
-    assert!(
-        error.is_invalid_request_exception(),
-        "deprecated: {error:?}"
-    );
-    let error = service_error(
-        iot.delete_thing_type().thing_type_name("Lamp").send().await,
-        400,
-    );
-    assert!(error.is_invalid_request_exception(), "in use: {error:?}");
+    assert_error!(delete().await, 400, is_invalid_request_exception, "in use");
 
     // Undo, deprecate again, free the thing of its type, delete.
     iot.deprecate_thing_type()
@@ -401,17 +330,8 @@ async fn sdk_thing_types_create_deprecate_and_delete() {
         .send()
         .await
         .unwrap();
-    iot.create_thing()
-        .thing_name("lamp-2")
-        .thing_type_name("Lamp")
-        .send()
-        .await
-        .unwrap();
-    iot.deprecate_thing_type()
-        .thing_type_name("Lamp")
-        .send()
-        .await
-        .unwrap();
+    create_lamp("lamp-2").await.unwrap();
+    deprecate().await.unwrap();
     for thing in ["lamp-1", "lamp-2"] {
         iot.update_thing()
             .thing_name(thing)
@@ -420,48 +340,44 @@ async fn sdk_thing_types_create_deprecate_and_delete() {
             .await
             .unwrap();
     }
-    iot.delete_thing_type()
-        .thing_type_name("Lamp")
-        .send()
-        .await
-        .unwrap();
-    let error = service_error(
-        iot.describe_thing_type()
-            .thing_type_name("Lamp")
-            .send()
-            .await,
-        404,
-    );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
-    let error = service_error(
-        iot.deprecate_thing_type()
-            .thing_type_name("Lamp")
-            .send()
-            .await,
-        404,
-    );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
+    delete().await.unwrap();
+    assert_error!(describe().await, 404, is_resource_not_found_exception);
+    assert_error!(deprecate().await, 404, is_resource_not_found_exception);
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn sdk_thing_groups_hierarchy_and_membership() {
-    let server = TestServer::start().await.unwrap();
-    let iot = sdk(&server);
+    let (server, iot) = server_with_sdk().await;
+    let floor_1 = |description: &str| {
+        iot.create_thing_group()
+            .thing_group_name("floor-1")
+            .parent_group_name("building")
+            .thing_group_properties(
+                ThingGroupProperties::builder()
+                    .thing_group_description(description)
+                    .build(),
+            )
+    };
+    let add = |group: &str, thing: &str| {
+        iot.add_thing_to_thing_group()
+            .thing_group_name(group)
+            .thing_name(thing)
+            .send()
+    };
+    let delete = |group: &str| iot.delete_thing_group().thing_group_name(group);
+    let group_names = |groups: &[aws_sdk_iot::types::GroupNameAndArn]| -> Vec<String> {
+        groups
+            .iter()
+            .map(|g| g.group_name().unwrap().to_owned())
+            .collect()
+    };
     iot.create_thing_group()
         .thing_group_name("building")
         .send()
         .await
         .unwrap();
-    let floor = iot
-        .create_thing_group()
-        .thing_group_name("floor-1")
-        .parent_group_name("building")
-        .thing_group_properties(
-            ThingGroupProperties::builder()
-                .thing_group_description("First floor")
-                .build(),
-        )
+    let floor = floor_1("First floor")
         .tags(tag("site", "paris"))
         .send()
         .await
@@ -470,29 +386,20 @@ async fn sdk_thing_groups_hierarchy_and_membership() {
         floor.thing_group_arn(),
         Some(arn("thinggroup", "floor-1").as_str())
     );
-    let error = service_error(
-        iot.create_thing_group()
-            .thing_group_name("floor-1")
-            .parent_group_name("building")
-            .thing_group_properties(
-                ThingGroupProperties::builder()
-                    .thing_group_description("Ground floor")
-                    .build(),
-            )
-            .send()
-            .await,
+    assert_error!(
+        floor_1("Ground floor").send().await,
         409,
+        is_resource_already_exists_exception
     );
-    assert!(error.is_resource_already_exists_exception(), "{error:?}");
-    let error = service_error(
+    assert_error!(
         iot.create_thing_group()
             .thing_group_name("orphan")
             .parent_group_name("no-such-group")
             .send()
             .await,
         400,
+        is_invalid_request_exception
     );
-    assert!(error.is_invalid_request_exception(), "{error:?}");
 
     let described = iot
         .describe_thing_group()
@@ -502,12 +409,10 @@ async fn sdk_thing_groups_hierarchy_and_membership() {
         .unwrap();
     let metadata = described.thing_group_metadata().unwrap();
     assert_eq!(metadata.parent_group_name(), Some("building"));
-    let path: Vec<_> = metadata
-        .root_to_parent_thing_groups()
-        .iter()
-        .map(|g| g.group_name().unwrap())
-        .collect();
-    assert_eq!(path, ["building"]);
+    assert_eq!(
+        group_names(metadata.root_to_parent_thing_groups()),
+        ["building"]
+    );
     assert_eq!(described.version(), 1);
 
     // Versions of groups, like things'.
@@ -524,7 +429,7 @@ async fn sdk_thing_groups_hierarchy_and_membership() {
         .await
         .unwrap();
     assert_eq!(updated.version(), 2);
-    let error = service_error(
+    assert_error!(
         iot.update_thing_group()
             .thing_group_name("floor-1")
             .thing_group_properties(ThingGroupProperties::builder().build())
@@ -532,32 +437,23 @@ async fn sdk_thing_groups_hierarchy_and_membership() {
             .send()
             .await,
         409,
+        is_version_conflict_exception
     );
-    assert!(error.is_version_conflict_exception(), "{error:?}");
 
     // Membership.
     for thing in ["lamp-a", "lamp-b"] {
         iot.create_thing().thing_name(thing).send().await.unwrap();
-        iot.add_thing_to_thing_group()
-            .thing_group_name("floor-1")
-            .thing_name(thing)
-            .send()
-            .await
-            .unwrap();
+        add("floor-1", thing).await.unwrap();
     }
     let members = |group: &'static str, recursive: bool| {
         let iot = iot.clone();
         async move {
-            iot.list_things_in_thing_group()
-                .thing_group_name(group)
-                .recursive(recursive)
-                .max_results(1)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .unwrap()
+            all_items!(
+                iot.list_things_in_thing_group()
+                    .thing_group_name(group)
+                    .recursive(recursive)
+                    .max_results(1)
+            )
         }
     };
     assert_eq!(members("floor-1", false).await, ["lamp-a", "lamp-b"]);
@@ -569,31 +465,18 @@ async fn sdk_thing_groups_hierarchy_and_membership() {
         .send()
         .await
         .unwrap();
-    let names: Vec<_> = groups
-        .thing_groups()
-        .iter()
-        .map(|g| g.group_name().unwrap())
-        .collect();
-    assert_eq!(names, ["floor-1"]);
+    assert_eq!(group_names(groups.thing_groups()), ["floor-1"]);
     // One group per hierarchy for a thing.
-    let error = service_error(
-        iot.add_thing_to_thing_group()
-            .thing_group_name("building")
-            .thing_name("lamp-a")
-            .send()
-            .await,
+    assert_error!(
+        add("building", "lamp-a").await,
         400,
+        is_invalid_request_exception
     );
-    assert!(error.is_invalid_request_exception(), "{error:?}");
-    let error = service_error(
-        iot.add_thing_to_thing_group()
-            .thing_group_name("floor-1")
-            .thing_name("no-such-thing")
-            .send()
-            .await,
+    assert_error!(
+        add("floor-1", "no-such-thing").await,
         404,
+        is_resource_not_found_exception
     );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
     iot.remove_thing_from_thing_group()
         .thing_group_name("floor-1")
         .thing_name("lamp-a")
@@ -603,55 +486,34 @@ async fn sdk_thing_groups_hierarchy_and_membership() {
     assert_eq!(members("floor-1", false).await, ["lamp-b"]);
 
     // A group with children cannot be deleted; its children can, then it can.
-    let error = service_error(
-        iot.delete_thing_group()
-            .thing_group_name("building")
-            .send()
-            .await,
+    assert_error!(
+        delete("building").send().await,
         400,
+        is_invalid_request_exception
     );
-    assert!(error.is_invalid_request_exception(), "{error:?}");
-    let error = service_error(
-        iot.delete_thing_group()
-            .thing_group_name("floor-1")
-            .expected_version(1)
-            .send()
-            .await,
+    assert_error!(
+        delete("floor-1").expected_version(1).send().await,
         409,
+        is_version_conflict_exception
     );
-    assert!(error.is_version_conflict_exception(), "{error:?}");
-    iot.delete_thing_group()
-        .thing_group_name("floor-1")
-        .send()
-        .await
-        .unwrap();
-    iot.delete_thing_group()
-        .thing_group_name("building")
-        .send()
-        .await
-        .unwrap();
-    let error = service_error(
+    delete("floor-1").send().await.unwrap();
+    delete("building").send().await.unwrap();
+    assert_error!(
         iot.describe_thing_group()
             .thing_group_name("building")
             .send()
             .await,
         404,
+        is_resource_not_found_exception
     );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn sdk_certificates_keys_csr_describe_list_update_and_delete() {
-    let server = TestServer::start().await.unwrap();
-    let iot = sdk(&server);
+    let (server, iot) = server_with_sdk().await;
 
-    let created = iot
-        .create_keys_and_certificate()
-        .set_as_active(true)
-        .send()
-        .await
-        .unwrap();
+    let created = create_active_certificate(&iot).await;
     let id = created.certificate_id().unwrap().to_owned();
     assert_eq!(id.len(), 64);
     assert_eq!(created.certificate_arn(), Some(arn("cert", &id).as_str()));
@@ -661,15 +523,7 @@ async fn sdk_certificates_keys_csr_describe_list_update_and_delete() {
         "{key_pair:?}"
     );
     assert!(key_pair.public_key().unwrap().contains("PUBLIC KEY-----"));
-    let description = iot
-        .describe_certificate()
-        .certificate_id(&id)
-        .send()
-        .await
-        .unwrap()
-        .certificate_description()
-        .cloned()
-        .unwrap();
+    let description = describe_certificate(&iot, &id).await;
     assert_eq!(description.status(), Some(&CertificateStatus::Active));
     assert_eq!(description.certificate_pem(), created.certificate_pem());
     assert_eq!(description.owned_by(), Some(crate::support::ACCOUNT));
@@ -679,12 +533,7 @@ async fn sdk_certificates_keys_csr_describe_list_update_and_delete() {
 
     // From a CSR: the certificate is for the CSR's key.
     let (key, _) = new_key();
-    let from_csr = iot
-        .create_certificate_from_csr()
-        .certificate_signing_request(csr(&key, "csr-device"))
-        .send()
-        .await
-        .unwrap();
+    let from_csr = certificate_from_csr(&iot, &key, "csr-device").await;
     let csr_id = from_csr.certificate_id().unwrap().to_owned();
     let pem = from_csr.certificate_pem().unwrap();
     let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
@@ -693,20 +542,12 @@ async fn sdk_certificates_keys_csr_describe_list_update_and_delete() {
         certificate.public_key().raw,
         rcgen::PublicKeyData::subject_public_key_info(&key).as_slice()
     );
-    let status = iot
-        .describe_certificate()
-        .certificate_id(&csr_id)
-        .send()
-        .await
-        .unwrap()
-        .certificate_description()
-        .and_then(|d| d.status().cloned());
     assert_eq!(
-        status,
+        certificate_status(&iot, &csr_id).await,
         Some(CertificateStatus::Inactive),
         "setAsActive defaults to false"
     );
-    let error = service_error(
+    assert_error!(
         iot.create_certificate_from_csr()
             .certificate_signing_request(
                 "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n",
@@ -714,8 +555,8 @@ async fn sdk_certificates_keys_csr_describe_list_update_and_delete() {
             .send()
             .await,
         400,
+        is_invalid_request_exception
     );
-    assert!(error.is_invalid_request_exception(), "{error:?}");
 
     // ListCertificates in pages of 2 through the paginator (markers), oldest first, and newest
     // first (the default): the same certificates in the opposite order.
@@ -727,15 +568,11 @@ async fn sdk_certificates_keys_csr_describe_list_update_and_delete() {
     let list = |ascending: bool| {
         let iot = iot.clone();
         async move {
-            iot.list_certificates()
-                .page_size(2)
-                .ascending_order(ascending)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .unwrap()
+            all_items!(
+                iot.list_certificates()
+                    .page_size(2)
+                    .ascending_order(ascending)
+            )
         }
     };
     let ascending = list(true).await;
@@ -744,10 +581,13 @@ async fn sdk_certificates_keys_csr_describe_list_update_and_delete() {
         .map(|c| c.creation_date().unwrap().as_nanos())
         .collect();
     assert!(dates.is_sorted(), "{ascending:?}");
-    let listed: Vec<String> = ascending
-        .iter()
-        .map(|c| c.certificate_id().unwrap().to_owned())
-        .collect();
+    let certificate_ids = |listed: &[aws_sdk_iot::types::Certificate]| -> Vec<String> {
+        listed
+            .iter()
+            .map(|c| c.certificate_id().unwrap().to_owned())
+            .collect()
+    };
+    let listed = certificate_ids(&ascending);
     // The test server's own client certificate is registered too.
     let mut expected = ids;
     expected.push(server.client.certificate_id.clone());
@@ -755,11 +595,7 @@ async fn sdk_certificates_keys_csr_describe_list_update_and_delete() {
     let mut sorted = listed.clone();
     sorted.sort();
     assert_eq!(sorted, expected);
-    let mut descending: Vec<String> = list(false)
-        .await
-        .iter()
-        .map(|c| c.certificate_id().unwrap().to_owned())
-        .collect();
+    let mut descending = certificate_ids(&list(false).await);
     descending.reverse();
     assert_eq!(descending, listed);
     let one = iot.list_certificates().page_size(1).send().await.unwrap();
@@ -767,11 +603,8 @@ async fn sdk_certificates_keys_csr_describe_list_update_and_delete() {
     assert!(one.next_marker().is_some());
 
     // Delete conflicts: an ACTIVE certificate, then one attached to a thing.
-    let error = service_error(
-        iot.delete_certificate().certificate_id(&id).send().await,
-        406,
-    );
-    assert!(error.is_certificate_state_exception(), "{error:?}");
+    let delete = || iot.delete_certificate().certificate_id(&id).send();
+    assert_error!(delete().await, 406, is_certificate_state_exception);
     iot.create_thing()
         .thing_name("holder")
         .send()
@@ -783,102 +616,70 @@ async fn sdk_certificates_keys_csr_describe_list_update_and_delete() {
         .send()
         .await
         .unwrap();
-    iot.update_certificate()
-        .certificate_id(&id)
-        .new_status(CertificateStatus::Inactive)
-        .send()
-        .await
-        .unwrap();
-    let error = service_error(
-        iot.delete_certificate().certificate_id(&id).send().await,
-        409,
-    );
-    assert!(error.is_delete_conflict_exception(), "{error:?}");
+    set_certificate_status(&iot, &id, CertificateStatus::Inactive).await;
+    assert_error!(delete().await, 409, is_delete_conflict_exception);
     iot.detach_thing_principal()
         .thing_name("holder")
         .principal(arn("cert", &id))
         .send()
         .await
         .unwrap();
-    iot.delete_certificate()
-        .certificate_id(&id)
-        .send()
-        .await
-        .unwrap();
-    let error = service_error(
+    delete().await.unwrap();
+    assert_error!(
         iot.describe_certificate().certificate_id(&id).send().await,
         404,
+        is_resource_not_found_exception
     );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
-    let error = service_error(
-        iot.delete_certificate().certificate_id(&id).send().await,
-        404,
-    );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
+    assert_error!(delete().await, 404, is_resource_not_found_exception);
 
     // REVOKED is final; ids must be 64 hex digits.
-    iot.update_certificate()
-        .certificate_id(&csr_id)
-        .new_status(CertificateStatus::Revoked)
-        .send()
-        .await
-        .unwrap();
-    let error = service_error(
+    set_certificate_status(&iot, &csr_id, CertificateStatus::Revoked).await;
+    assert_error!(
         iot.update_certificate()
             .certificate_id(&csr_id)
             .new_status(CertificateStatus::Active)
             .send()
             .await,
         406,
+        is_certificate_state_exception
     );
-    assert!(error.is_certificate_state_exception(), "{error:?}");
-    let error = service_error(
+    assert_error!(
         iot.describe_certificate()
             .certificate_id("not-a-certificate-id")
             .send()
             .await,
         400,
+        is_invalid_request_exception
     );
-    assert!(error.is_invalid_request_exception(), "{error:?}");
-    let error = service_error(
+    assert_error!(
         iot.update_certificate()
             .certificate_id("0".repeat(64))
             .new_status(CertificateStatus::Inactive)
             .send()
             .await,
         404,
+        is_resource_not_found_exception
     );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn sdk_principals_attach_list_and_detach() {
-    let server = TestServer::start().await.unwrap();
-    let iot = sdk(&server);
-    let certificate = iot
-        .create_keys_and_certificate()
-        .set_as_active(true)
-        .send()
-        .await
-        .unwrap();
+    let (server, iot) = server_with_sdk().await;
+    let certificate = create_active_certificate(&iot).await;
     let principal = certificate.certificate_arn().unwrap().to_owned();
+    let attach = |thing: &str, principal: &str| {
+        iot.attach_thing_principal()
+            .thing_name(thing)
+            .principal(principal)
+    };
+    let things_of_principal = || iot.list_principal_things().principal(&principal).send();
     for thing in ["door", "window"] {
         iot.create_thing().thing_name(thing).send().await.unwrap();
     }
-    iot.attach_thing_principal()
-        .thing_name("door")
-        .principal(&principal)
-        .send()
-        .await
-        .unwrap();
+    attach("door", &principal).send().await.unwrap();
     // Attaching again is idempotent.
-    iot.attach_thing_principal()
-        .thing_name("door")
-        .principal(&principal)
-        .send()
-        .await
-        .unwrap();
+    attach("door", &principal).send().await.unwrap();
     let principals = iot
         .list_thing_principals()
         .thing_name("door")
@@ -886,31 +687,19 @@ async fn sdk_principals_attach_list_and_detach() {
         .await
         .unwrap();
     assert_eq!(principals.principals(), std::slice::from_ref(&principal));
-    let things = iot
-        .list_principal_things()
-        .principal(&principal)
-        .send()
-        .await
-        .unwrap();
+    let things = things_of_principal().await.unwrap();
     assert_eq!(things.things(), ["door"]);
 
     // Exclusive attachment: not while attached elsewhere.
-    let error = service_error(
-        iot.attach_thing_principal()
-            .thing_name("window")
-            .principal(&principal)
+    assert_error!(
+        attach("window", &principal)
             .thing_principal_type(ThingPrincipalType::ExclusiveThing)
             .send()
             .await,
         400,
+        is_invalid_request_exception
     );
-    assert!(error.is_invalid_request_exception(), "{error:?}");
-    iot.attach_thing_principal()
-        .thing_name("window")
-        .principal(&principal)
-        .send()
-        .await
-        .unwrap();
+    attach("window", &principal).send().await.unwrap();
     let v2 = iot
         .list_thing_principals_v2()
         .thing_name("window")
@@ -926,44 +715,37 @@ async fn sdk_principals_attach_list_and_detach() {
     );
 
     // Errors: a thing or certificate that does not exist, a principal that is no certificate.
-    let error = service_error(
-        iot.attach_thing_principal()
-            .thing_name("no-such-thing")
-            .principal(&principal)
-            .send()
-            .await,
+    assert_error!(
+        attach("no-such-thing", &principal).send().await,
         404,
+        is_resource_not_found_exception
     );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
-    let error = service_error(
-        iot.attach_thing_principal()
-            .thing_name("door")
-            .principal(arn("cert", &"a".repeat(64)))
-            .send()
-            .await,
+    assert_error!(
+        attach("door", &arn("cert", &"a".repeat(64))).send().await,
         404,
+        is_resource_not_found_exception
     );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
-    let error = service_error(
-        iot.attach_thing_principal()
-            .thing_name("door")
-            .principal("arn:aws:iam::000000000000:user/alice")
+    assert_error!(
+        attach("door", "arn:aws:iam::000000000000:user/alice")
             .send()
             .await,
         400,
+        is_invalid_request_exception
     );
-    assert!(error.is_invalid_request_exception(), "{error:?}");
-    let error = service_error(
+    assert_error!(
         iot.list_thing_principals()
             .thing_name("no-such-thing")
             .send()
             .await,
         404,
+        is_resource_not_found_exception
     );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
     // A thing with a principal cannot be deleted.
-    let error = service_error(iot.delete_thing().thing_name("door").send().await, 400);
-    assert!(error.is_invalid_request_exception(), "{error:?}");
+    assert_error!(
+        iot.delete_thing().thing_name("door").send().await,
+        400,
+        is_invalid_request_exception
+    );
 
     for thing in ["door", "window"] {
         iot.detach_thing_principal()
@@ -973,12 +755,7 @@ async fn sdk_principals_attach_list_and_detach() {
             .await
             .unwrap();
     }
-    let things = iot
-        .list_principal_things()
-        .principal(&principal)
-        .send()
-        .await
-        .unwrap();
+    let things = things_of_principal().await.unwrap();
     assert!(things.things().is_empty());
     iot.delete_thing().thing_name("door").send().await.unwrap();
     server.shutdown().await;
@@ -986,8 +763,7 @@ async fn sdk_principals_attach_list_and_detach() {
 
 #[tokio::test]
 async fn sdk_tags_and_describe_endpoint() {
-    let server = TestServer::start().await.unwrap();
-    let iot = sdk(&server);
+    let (server, iot) = server_with_sdk().await;
     iot.create_thing_group()
         .thing_group_name("tagged")
         .send()
@@ -1007,55 +783,50 @@ async fn sdk_tags_and_describe_endpoint() {
         .send()
         .await
         .unwrap();
-    let tags = iot
-        .list_tags_for_resource()
-        .resource_arn(&group)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tags.tags(), [tag("env", "test")]);
-    let error = service_error(
+    let tags = tags_of(&iot, &group).await;
+    assert_eq!(tags, [tag("env", "test")]);
+    assert_error!(
         iot.tag_resource()
             .resource_arn(arn("thinggroup", "no-such-group"))
             .tags(tag("a", "b"))
             .send()
             .await,
         404,
+        is_resource_not_found_exception
     );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
-    let error = service_error(
+    assert_error!(
         iot.tag_resource()
             .resource_arn(&group)
             .tags(tag(&"k".repeat(129), "v"))
             .send()
             .await,
         400,
+        is_invalid_request_exception
     );
-    assert!(error.is_invalid_request_exception(), "{error:?}");
     let mut too_many = iot.tag_resource().resource_arn(&group);
     for i in 0..50 {
         too_many = too_many.tags(tag(&format!("key-{i}"), "v"));
     }
-    let error = service_error(too_many.send().await, 410);
-    assert!(error.is_limit_exceeded_exception(), "{error:?}");
+    assert_error!(too_many.send().await, 410, is_limit_exceeded_exception);
 
-    let endpoint = iot.describe_endpoint().send().await.unwrap();
-    assert_eq!(endpoint.endpoint_address(), Some("localhost"));
-    let ats = iot
-        .describe_endpoint()
-        .endpoint_type("iot:Data-ATS")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ats.endpoint_address(), Some("localhost"));
-    let error = service_error(
+    let endpoint = |endpoint_type: Option<&str>| {
         iot.describe_endpoint()
-            .endpoint_type("iot:Nothing")
+            .set_endpoint_type(endpoint_type.map(str::to_owned))
             .send()
-            .await,
+    };
+    for endpoint_type in [None, Some("iot:Data-ATS")] {
+        let answer = endpoint(endpoint_type).await.unwrap();
+        assert_eq!(
+            answer.endpoint_address(),
+            Some("localhost"),
+            "{endpoint_type:?}"
+        );
+    }
+    assert_error!(
+        endpoint(Some("iot:Nothing")).await,
         400,
+        is_invalid_request_exception
     );
-    assert!(error.is_invalid_request_exception(), "{error:?}");
     server.shutdown().await;
 }
 
@@ -1080,15 +851,15 @@ async fn sdk_requests_with_wrong_credentials_are_refused() {
         403,
     );
     assert_code(&error, "InvalidSignatureException");
-    let error = service_error(
+    assert_error!(
         sdk(&server)
             .describe_thing()
             .thing_name("never-created")
             .send()
             .await,
         404,
+        is_resource_not_found_exception
     );
-    assert!(error.is_resource_not_found_exception(), "{error:?}");
     server.shutdown().await;
 }
 
@@ -1177,8 +948,7 @@ async fn sdk_requests_signed_20_minutes_off_are_refused_then_corrected_by_the_sd
 /// and verify the same.
 #[tokio::test]
 async fn sdk_names_and_values_with_reserved_characters() {
-    let server = TestServer::start().await.unwrap();
-    let iot = sdk(&server);
+    let (server, iot) = server_with_sdk().await;
     let value = "a/b=c@d#e[1],x.y:z";
     iot.create_thing()
         .thing_name("urn:lamp:1")
@@ -1245,14 +1015,9 @@ async fn sdk_names_and_values_with_reserved_characters() {
         .send()
         .await
         .unwrap();
-    let tags = iot
-        .list_tags_for_resource()
-        .resource_arn(&group_arn)
-        .send()
-        .await
-        .unwrap();
+    let tags = tags_of(&iot, &group_arn).await;
     assert_eq!(
-        tags.tags(),
+        tags,
         [tag("clé à molette", "valeur/with spaces & symbols=?")]
     );
     iot.untag_resource()
@@ -1261,28 +1026,24 @@ async fn sdk_names_and_values_with_reserved_characters() {
         .send()
         .await
         .unwrap();
-    let certificate = iot
-        .create_keys_and_certificate()
-        .set_as_active(true)
-        .send()
-        .await
-        .unwrap();
+    let certificate = create_active_certificate(&iot).await;
+    let principal = certificate.certificate_arn().unwrap();
     iot.attach_thing_principal()
         .thing_name("urn:lamp:1")
-        .principal(certificate.certificate_arn().unwrap())
+        .principal(principal)
         .send()
         .await
         .unwrap();
     let things = iot
         .list_principal_things()
-        .principal(certificate.certificate_arn().unwrap())
+        .principal(principal)
         .send()
         .await
         .unwrap();
     assert_eq!(things.things(), ["urn:lamp:1"]);
     iot.detach_thing_principal()
         .thing_name("urn:lamp:1")
-        .principal(certificate.certificate_arn().unwrap())
+        .principal(principal)
         .send()
         .await
         .unwrap();

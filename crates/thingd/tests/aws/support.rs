@@ -9,6 +9,11 @@ use std::sync::Arc;
 use aws_sdk_iot::Client;
 use aws_sdk_iot::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iot::operation::create_certificate_from_csr::CreateCertificateFromCsrOutput;
+use aws_sdk_iot::operation::create_keys_and_certificate::CreateKeysAndCertificateOutput;
+use aws_sdk_iot::types::{
+    AttributePayload, CaCertificateStatus, CertificateDescription, CertificateStatus, Tag,
+};
 use bytes::BytesMut;
 use mqtt_codec::{Connect, Decoder, MqttString, Packet, ProtocolVersion, ReasonCode};
 use rcgen::{
@@ -43,6 +48,13 @@ pub(crate) fn arn(kind: &str, name: &str) -> String {
 pub(crate) fn sdk(server: &TestServer) -> Client {
     let key = server.admin_key();
     sdk_with_key(server, &key.access_key_id, &key.secret_access_key)
+}
+
+/// A new test server, and an AWS SDK client of its API with its admin key.
+pub(crate) async fn server_with_sdk() -> (TestServer, Client) {
+    let server = TestServer::start().await.expect("a test server");
+    let iot = sdk(&server);
+    (server, iot)
 }
 
 /// An AWS SDK client of `server`'s API signing with the given key. Configured as a user of any
@@ -99,6 +111,151 @@ where
 #[track_caller]
 pub(crate) fn assert_code<E: ProvideErrorMetadata + std::fmt::Debug>(error: &E, code: &str) {
     assert_eq!(error.code(), Some(code), "{error:?}");
+}
+
+/// Asserts that an SDK call failed with HTTP `status` as the service model's exception that
+/// `$is` tests for (`is_resource_not_found_exception`, ...), and evaluates to the error (see
+/// [`service_error`]). An optional last argument names the case in the failure message.
+macro_rules! assert_error {
+    ($result:expr, $status:expr, $is:ident $(,)?) => {{
+        let error = $crate::support::service_error($result, $status);
+        assert!(error.$is(), "expected {}, got {error:?}", stringify!($is));
+        error
+    }};
+    ($result:expr, $status:expr, $is:ident, $case:expr $(,)?) => {{
+        let error = $crate::support::service_error($result, $status);
+        assert!(
+            error.$is(),
+            "{}: expected {}, got {error:?}",
+            $case,
+            stringify!($is)
+        );
+        error
+    }};
+}
+pub(crate) use assert_error;
+
+/// An attribute payload of `pairs`.
+pub(crate) fn attributes(pairs: &[(&str, &str)]) -> AttributePayload {
+    let mut payload = AttributePayload::builder();
+    for (name, value) in pairs {
+        payload = payload.attributes(*name, *value);
+    }
+    payload.build()
+}
+
+/// A tag.
+pub(crate) fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build().expect("a tag")
+}
+
+/// ListTagsForResource: the tags of `arn` (one page).
+pub(crate) async fn tags_of(iot: &Client, arn: &str) -> Vec<Tag> {
+    iot.list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .expect("ListTagsForResource")
+        .tags()
+        .to_vec()
+}
+
+/// ListCertificatesByCA: the ids of the certificates of the CA `ca_id` (one page).
+pub(crate) async fn certificates_of_ca(iot: &Client, ca_id: &str) -> Vec<String> {
+    iot.list_certificates_by_ca()
+        .ca_certificate_id(ca_id)
+        .send()
+        .await
+        .expect("ListCertificatesByCA")
+        .certificates()
+        .iter()
+        .map(|c| c.certificate_id().expect("a certificate id").to_owned())
+        .collect()
+}
+
+/// CreateKeysAndCertificate with `setAsActive`.
+pub(crate) async fn create_active_certificate(iot: &Client) -> CreateKeysAndCertificateOutput {
+    iot.create_keys_and_certificate()
+        .set_as_active(true)
+        .send()
+        .await
+        .expect("CreateKeysAndCertificate")
+}
+
+/// CreateCertificateFromCsr for a CSR of `key` for `CN=<common_name>`.
+pub(crate) async fn certificate_from_csr(
+    iot: &Client,
+    key: &KeyPair,
+    common_name: &str,
+) -> CreateCertificateFromCsrOutput {
+    iot.create_certificate_from_csr()
+        .certificate_signing_request(csr(key, common_name))
+        .send()
+        .await
+        .expect("CreateCertificateFromCsr")
+}
+
+/// DescribeCertificate: the description it answers.
+pub(crate) async fn describe_certificate(iot: &Client, id: &str) -> CertificateDescription {
+    iot.describe_certificate()
+        .certificate_id(id)
+        .send()
+        .await
+        .expect("DescribeCertificate")
+        .certificate_description()
+        .cloned()
+        .expect("a certificate description")
+}
+
+/// DescribeCertificate: the certificate's status.
+pub(crate) async fn certificate_status(iot: &Client, id: &str) -> Option<CertificateStatus> {
+    describe_certificate(iot, id).await.status().cloned()
+}
+
+/// UpdateCertificate to `status`.
+pub(crate) async fn set_certificate_status(iot: &Client, id: &str, status: CertificateStatus) {
+    iot.update_certificate()
+        .certificate_id(id)
+        .new_status(status)
+        .send()
+        .await
+        .expect("UpdateCertificate");
+}
+
+/// UpdateCACertificate to `status`.
+pub(crate) async fn set_ca_status(iot: &Client, id: &str, status: CaCertificateStatus) {
+    iot.update_ca_certificate()
+        .certificate_id(id)
+        .new_status(status)
+        .send()
+        .await
+        .expect("UpdateCACertificate");
+}
+
+/// GetRegistrationCode.
+pub(crate) async fn registration_code(iot: &Client) -> String {
+    iot.get_registration_code()
+        .send()
+        .await
+        .expect("GetRegistrationCode")
+        .registration_code()
+        .expect("a registration code")
+        .to_owned()
+}
+
+/// RegisterCACertificate with `setAsActive`, proven with the registration `code`; returns the
+/// CA's id.
+pub(crate) async fn register_active_ca(iot: &Client, ca: &TestCa, code: &str) -> String {
+    iot.register_ca_certificate()
+        .ca_certificate(&ca.pem)
+        .verification_certificate(ca.verification(code))
+        .set_as_active(true)
+        .send()
+        .await
+        .expect("RegisterCACertificate")
+        .certificate_id()
+        .expect("the CA's id")
+        .to_owned()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,20 +377,35 @@ pub(crate) fn ok<'a>(observed: &'a Value, step: &str) -> &'a Value {
     &step_value["ok"]
 }
 
-/// A step of a boto3 scenario that must have failed with `code` and HTTP `status`, raised by
-/// botocore as the service model's exception class of that name (so botocore parsed it as the
-/// modeled error) unless `modeled` is false.
+/// An AWS error as clients see it: its code and HTTP status.
+pub(crate) type AwsError = (&'static str, u16);
+
+/// A step of a boto3 scenario that must have failed with `error`, raised by botocore as the
+/// service model's exception class of that name (so botocore parsed it as the modeled error);
+/// returns what it observed of the error.
 #[track_caller]
-pub(crate) fn failed(observed: &Value, step: &str, code: &str, status: u16, modeled: bool) {
+pub(crate) fn failed<'a>(observed: &'a Value, step: &str, error: AwsError) -> &'a Value {
+    let (code, _) = error;
+    let raised = failed_unmodeled(observed, step, error);
+    assert_eq!(raised["class"], code, "step {step}: {raised}");
+    raised
+}
+
+/// A step of a boto3 scenario that must have failed with `error`, whatever exception class
+/// botocore raised (errors the service model does not have); returns what it observed.
+#[track_caller]
+pub(crate) fn failed_unmodeled<'a>(
+    observed: &'a Value,
+    step: &str,
+    (code, status): AwsError,
+) -> &'a Value {
     let step_value = &observed[step];
     let error = step_value
         .get("error")
         .unwrap_or_else(|| panic!("step {step} did not fail: {step_value}\nall: {observed:#}"));
     assert_eq!(error["code"], code, "step {step}: {error}");
     assert_eq!(error["status"], status, "step {step}: {error}");
-    if modeled {
-        assert_eq!(error["class"], code, "step {step}: {error}");
-    }
+    error
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -339,6 +511,24 @@ impl Device {
         tokio::time::timeout(WAIT, read)
             .await
             .expect("timed out waiting for the server")
+    }
+
+    /// Checks that CONNECT with the certificate and key is refused as not authorized; `why`
+    /// says which certificate it is, for the failure message.
+    pub(crate) async fn assert_refused(
+        server: &TestServer,
+        cert_pem: &str,
+        key_pem: &str,
+        client_id: &str,
+        version: ProtocolVersion,
+        why: &str,
+    ) {
+        let refused = Device::connect(server, cert_pem, key_pem, client_id, version).await;
+        assert_eq!(
+            refused.err(),
+            Some(ReasonCode::NotAuthorized),
+            "{why} ({client_id}, {version})"
+        );
     }
 
     /// Checks the connection is alive: PINGREQ is answered.
