@@ -95,13 +95,17 @@ pub trait ConnectionAuthorizer: Send + Sync + 'static {
     fn receive(&self, topic: &TopicName) -> bool;
 }
 
-/// The authorizer of this stage of thingd: a TLS connection must have presented a certificate
-/// chained to thingd's CA (the TLS layer enforced that) and may do anything; plain TCP and
-/// WebSocket connections, which exist only when an operator enabled them, may do anything.
+/// An authorizer that lets any TLS connection with a client certificate, and any plain TCP or
+/// WebSocket connection, do anything. Safe only behind [`crate::tls::mqtt_server_config`], whose
+/// handshake accepts only certificates chained to given CAs; `thingd serve` uses the registry
+/// instead, with the deferred verifier.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AllowConnected;
 
-struct AllowAll;
+/// A connection that may do anything: what development listeners (plain TCP, WebSocket on
+/// loopback) get until policies decide.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AllowAll;
 
 impl ConnectionAuthorizer for AllowAll {
     fn publish(&self, _topic: &TopicName, _qos: QoS, _retain: bool) -> bool {

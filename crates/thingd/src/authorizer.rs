@@ -12,7 +12,9 @@ use std::sync::Arc;
 use mqtt_codec::{QoS, ReasonCode};
 use mqtt_topic::{SubscriptionFilter, TopicName};
 use thingd_broker::Authorizer;
-use thingd_broker::auth::{BoxFuture, ConnectRequest, ConnectionAuthorizer, ListenerKind};
+use thingd_broker::auth::{
+    AllowAll, BoxFuture, ConnectRequest, ConnectionAuthorizer, ListenerKind,
+};
 use thingd_registry::{
     ArnKind, CaStatus, CertificateStatus, PageRequest, Partition, Store, Timestamp,
 };
@@ -178,23 +180,6 @@ impl ConnectionAuthorizer for Device {
     }
 }
 
-/// Plain TCP and WebSocket connections, which exist only when an operator enabled the plain
-/// listener or runs the HTTP listener on loopback: allowed, as in development.
-#[derive(Debug)]
-struct Development;
-
-impl ConnectionAuthorizer for Development {
-    fn publish(&self, _topic: &TopicName, _qos: QoS, _retain: bool) -> bool {
-        true
-    }
-    fn subscribe(&self, _filter: &SubscriptionFilter) -> bool {
-        true
-    }
-    fn receive(&self, _topic: &TopicName) -> bool {
-        true
-    }
-}
-
 impl Authorizer for RegistryAuthorizer {
     fn authorize_connect<'a>(
         &'a self,
@@ -209,8 +194,10 @@ impl Authorizer for RegistryAuthorizer {
                     Ok(Arc::new(Device { identity }) as Arc<dyn ConnectionAuthorizer>)
                 }
                 (ListenerKind::Tls, None) => Err(ReasonCode::NotAuthorized),
+                // Plain TCP and WebSocket exist only when an operator enabled the plain
+                // listener or runs the HTTP listener on loopback: allowed, as in development.
                 (ListenerKind::Tcp | ListenerKind::WebSocket, _) => {
-                    Ok(Arc::new(Development) as Arc<dyn ConnectionAuthorizer>)
+                    Ok(Arc::new(AllowAll) as Arc<dyn ConnectionAuthorizer>)
                 }
             }
         })
