@@ -194,12 +194,74 @@ impl Authorizer for RegistryAuthorizer {
                     Ok(Arc::new(Device { identity }) as Arc<dyn ConnectionAuthorizer>)
                 }
                 (ListenerKind::Tls, None) => Err(ReasonCode::NotAuthorized),
-                // Plain TCP and WebSocket exist only when an operator enabled the plain
-                // listener or runs the HTTP listener on loopback: allowed, as in development.
-                (ListenerKind::Tcp | ListenerKind::WebSocket, _) => {
+                // The plain listener exists only when an operator enabled it: allowed, as in
+                // development.
+                (ListenerKind::Tcp, _) => Ok(Arc::new(AllowAll) as Arc<dyn ConnectionAuthorizer>),
+                // MQTT over WebSocket has no credentials yet (SigV4 presigned URLs come next):
+                // allowed from this machine only, even when the HTTP listener is bound to every
+                // interface so that the API is reachable, which must not open anonymous MQTT.
+                (ListenerKind::WebSocket, _)
+                    if request.principal.remote_addr.ip().is_loopback() =>
+                {
                     Ok(Arc::new(AllowAll) as Arc<dyn ConnectionAuthorizer>)
                 }
+                (ListenerKind::WebSocket, _) => Err(ReasonCode::NotAuthorized),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use mqtt_codec::ProtocolVersion;
+    use thingd_broker::Principal;
+    use thingd_storage::SqliteStore;
+
+    use super::*;
+
+    async fn decide(listener: ListenerKind, remote: &str) -> Result<(), ReasonCode> {
+        let store = Arc::new(SqliteStore::memory().await.unwrap());
+        let authorizer = RegistryAuthorizer::new(
+            store,
+            Partition {
+                region: "us-east-1".into(),
+                account: "000000000000".into(),
+            },
+        );
+        let principal = Principal {
+            listener,
+            remote_addr: remote.parse::<SocketAddr>().unwrap(),
+            certificate: None,
+        };
+        let request = ConnectRequest {
+            principal: &principal,
+            client_id: "c",
+            protocol_version: ProtocolVersion::V5,
+            persistent: false,
+            username: None,
+            will_topic: None,
+        };
+        authorizer.authorize_connect(&request).await.map(|_| ())
+    }
+
+    #[tokio::test]
+    async fn websocket_is_anonymous_only_from_this_machine() {
+        assert_eq!(
+            decide(ListenerKind::WebSocket, "127.0.0.1:50000").await,
+            Ok(())
+        );
+        assert_eq!(decide(ListenerKind::WebSocket, "[::1]:50000").await, Ok(()));
+        assert_eq!(
+            decide(ListenerKind::WebSocket, "192.0.2.7:50000").await,
+            Err(ReasonCode::NotAuthorized)
+        );
+        // The plain listener is opt-in; TLS without a certificate never connects.
+        assert_eq!(decide(ListenerKind::Tcp, "192.0.2.7:50000").await, Ok(()));
+        assert_eq!(
+            decide(ListenerKind::Tls, "127.0.0.1:50000").await,
+            Err(ReasonCode::NotAuthorized)
+        );
     }
 }

@@ -22,9 +22,9 @@ fn random_string(alphabet: &[u8], len: usize) -> anyhow::Result<String> {
     let mut bytes = vec![0u8; len];
     aws_lc_rs::rand::fill(&mut bytes)
         .map_err(|_| anyhow::anyhow!("the system random source failed"))?;
-    // 256 is a multiple of both alphabets' sizes' divisors used here (36 is not; the slight bias
-    // of a modulo over 36 symbols does not matter for an identifier, and the secret's 64-symbol
-    // alphabet divides 256 exactly).
+    // The secret's 64-symbol alphabet divides 256, so each of its characters is uniform. The
+    // 36-symbol alphabet of the access key id does not, and its slight modulo bias does not
+    // matter for an identifier, which is not secret.
     Ok(bytes
         .iter()
         .map(|b| char::from(alphabet[usize::from(*b) % alphabet.len()]))
