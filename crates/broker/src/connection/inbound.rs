@@ -96,9 +96,12 @@ impl Connection {
 
     fn on_publish(&mut self, mut publish: Publish) -> Result<(), Close> {
         self.counts.publish_received += 1;
-        let core = self.core.clone();
-        let config = &core.config;
-        if publish.qos > config.maximum_qos {
+        // Copies of the few limits needed past the `&mut self` calls below: cloning the shared
+        // `Arc<Core>` per message would bounce its reference count between cores.
+        let maximum_qos = self.core.config.maximum_qos;
+        let receive_maximum = usize::from(self.core.config.receive_maximum);
+        let topic_limits = self.core.config.topic_limits;
+        if publish.qos > maximum_qos {
             // [MQTT-3.2.2-11]: a QoS above the Maximum QoS is answered with 0x9B.
             return Err(Close::Server(ReasonCode::QoSNotSupported));
         }
@@ -109,7 +112,7 @@ impl Connection {
         let topic = self.resolve_topic(&mut publish)?;
         if let Some(response) = &publish.properties.response_topic {
             // [MQTT-3.3.2-14]: the Response Topic is a Topic Name, without wildcards.
-            if TopicName::parse(response, &config.topic_limits).is_err() {
+            if TopicName::parse(response, &topic_limits).is_err() {
                 return Err(self.protocol_error("invalid response topic"));
             }
         }
@@ -131,7 +134,7 @@ impl Connection {
                 self.send(Packet::PubRec(Ack::new(id)));
                 return Ok(());
             }
-            if state.incoming_qos2.len() >= usize::from(config.receive_maximum) {
+            if state.incoming_qos2.len() >= receive_maximum {
                 // [MQTT-3.3.4-9]: more unacknowledged QoS 2 messages than Receive Maximum.
                 return Err(Close::Server(ReasonCode::ReceiveMaximumExceeded));
             }
