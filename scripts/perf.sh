@@ -6,18 +6,32 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT=${THINGD_BENCH_PORT:-1884}
+API_PORT=${THINGD_BENCH_API_PORT:-18080}
 cargo build --release --locked -p thingd >&2
 data=$(mktemp -d)
-# THINGD_WORKERS=1 measures thingd on one worker thread (see docs/perf.md).
-THINGD_LOG=warn ./target/release/thingd serve --data-dir "$data" --mqtt off --api off \
-    --mqtt-tcp "127.0.0.1:${PORT}" ${THINGD_WORKERS:+--workers "$THINGD_WORKERS"} &
+# THINGD_WORKERS=1 measures thingd on one worker thread (see docs/perf.md). The plain listener's
+# clients are held to the policy --mqtt-tcp-policy names (default deny without one): it is
+# created below through the API, with the AWS CLI and the files thingd writes.
+THINGD_LOG=warn ./target/release/thingd serve --data-dir "$data" --mqtt off \
+    --api "127.0.0.1:${API_PORT}" --mqtt-tcp "127.0.0.1:${PORT}" --mqtt-tcp-policy bench-allow-all \
+    ${THINGD_WORKERS:+--workers "$THINGD_WORKERS"} &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
-# Wait for the listener rather than for a fixed time.
+# Wait for the listeners rather than for a fixed time.
+for port in "$PORT" "$API_PORT"; do
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null && break
+        sleep 0.1
+    done
+done
+# The API's files for AWS clients are written once its listener is bound.
 for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/${PORT}") 2>/dev/null && break
+    [[ -s "$data/aws-config" ]] && break
     sleep 0.1
 done
+AWS_SHARED_CREDENTIALS_FILE="$data/credentials" AWS_CONFIG_FILE="$data/aws-config" \
+    aws iot create-policy --policy-name bench-allow-all --policy-document \
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}' >/dev/null
 if [[ $# -eq 0 ]]; then
     set -- --runs 3 --warmup 2 --duration 10
 fi

@@ -25,7 +25,7 @@ use crate::error::ApiError;
 use crate::extract::{AwsJson, AwsPath, AwsQuery, missing, not_in_enum, page_size, parse_bool};
 use crate::paging::all_items;
 use crate::records::certificate_record;
-use crate::state::ApiState;
+use crate::state::{ApiState, AuthorizationChange};
 use crate::versioned::update_versioned;
 
 /// The routes of this family.
@@ -237,7 +237,8 @@ pub(crate) fn encode_marker(token: &str) -> String {
     hex::encode(token)
 }
 
-fn decode_marker(marker: &str) -> Result<String, ApiError> {
+/// The store token a `marker` this API handed out stands for.
+pub(crate) fn decode_marker(marker: &str) -> Result<String, ApiError> {
     MARKER.check(marker)?;
     hex::decode(marker)
         .ok()
@@ -686,16 +687,16 @@ pub(crate) async fn update_certificate(
     Ok(Json(json!({})))
 }
 
-/// `DELETE /certificates/{certificateId}?forceDelete=`: refused while the certificate is ACTIVE
-/// or attached to things. (thingd has no IoT policies yet, so there are none to detach, and
-/// `forceDelete`, which skips that check in AWS IoT, changes nothing.)
+/// `DELETE /certificates/{certificateId}?forceDelete=`: refused while the certificate is ACTIVE,
+/// attached to things, or (unless `forceDelete=true`, which detaches them) has policies
+/// attached, as in AWS IoT.
 pub(crate) async fn delete_certificate(
     State(state): State<ApiState>,
     AwsPath(id): AwsPath<String>,
     AwsQuery(query): AwsQuery<DeleteCertificateQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let id = certificate_id_label("certificateId", &id)?;
-    let _force = parse_bool("forceDelete", query.force_delete.as_deref())?.unwrap_or(false);
+    let force = parse_bool("forceDelete", query.force_delete.as_deref())?.unwrap_or(false);
     let certificate = existing(&state, &id).await?;
     if certificate.status == CertificateStatus::Active {
         return Err(ApiError::certificate_state(format!(
@@ -712,10 +713,30 @@ pub(crate) async fn delete_certificate(
             "Things must be detached before deletion (arn: {arn})"
         )));
     }
+    let policies = state
+        .store
+        .policies_of_target(&arn, &PageRequest::ascending(None, 1))
+        .await?;
+    let detach = !policies.items.is_empty();
+    if detach && !force {
+        return Err(ApiError::delete_conflict(format!(
+            "Certificate policies must be detached before deletion (arn: {arn})"
+        )));
+    }
+    if detach {
+        // Detached first, so that a certificate registered again later does not inherit them
+        // even if the deletion below fails.
+        state.store.detach_all_policies(&arn).await?;
+    }
     if !state.store.delete_certificate(&id).await? {
         return Err(not_found(&id));
     }
     state.events.certificate_revoked(&id);
+    if detach {
+        state
+            .events
+            .authorization_changed(&AuthorizationChange::Target(arn));
+    }
     Ok(Json(json!({})))
 }
 

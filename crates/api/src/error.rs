@@ -65,6 +65,20 @@ impl ApiError {
         Self::new("DeleteConflictException", StatusCode::CONFLICT, message)
     }
 
+    /// 400 `MalformedPolicyException`: a policy document that does not parse or validate.
+    pub fn malformed_policy(message: impl Into<String>) -> Self {
+        Self::new("MalformedPolicyException", StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 409 `VersionsLimitExceededException`: a policy has as many versions as it may.
+    pub fn versions_limit_exceeded(message: impl Into<String>) -> Self {
+        Self::new(
+            "VersionsLimitExceededException",
+            StatusCode::CONFLICT,
+            message,
+        )
+    }
+
     /// 406 `CertificateStateException`.
     pub fn certificate_state(message: impl Into<String>) -> Self {
         Self::new(

@@ -13,6 +13,7 @@
 
 mod attributes;
 mod auth;
+pub mod authorization;
 mod ca_certificates;
 mod certificates;
 mod endpoint;
@@ -20,6 +21,7 @@ mod error;
 mod extract;
 mod operations;
 mod paging;
+mod policies;
 mod principals;
 pub mod records;
 mod state;
@@ -32,7 +34,8 @@ mod versioned;
 use axum::Router;
 
 pub use error::ApiError;
-pub use state::{ApiState, RegistryEvents};
+pub use policies::{MAX_POLICIES_PER_TARGET, MAX_VERSIONS, POLICY_NAME};
+pub use state::{ApiState, AuthorizationChange, RegistryEvents};
 
 /// The control-plane routes behind SigV4 authentication: what the HTTP listener serves.
 pub fn authenticated_router(state: ApiState) -> Router {
@@ -49,6 +52,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(certificates::routes())
         .merge(ca_certificates::routes())
         .merge(principals::routes())
+        .merge(policies::routes())
         .merge(thing_types::routes())
         .merge(thing_groups::routes())
         .merge(tags::routes())

@@ -23,7 +23,7 @@ use thingd_registry::{Arn, ArnKind, CERTIFICATE_ID, Page, PageRequest, StoreErro
 use crate::error::ApiError;
 use crate::extract::{AwsPath, AwsQuery, missing, not_in_enum, page_size};
 use crate::paging::{all_items, with_next_token};
-use crate::state::ApiState;
+use crate::state::{ApiState, AuthorizationChange};
 use crate::things::existing_thing;
 
 /// The routes of this family.
@@ -176,6 +176,7 @@ pub(crate) async fn attach_thing_principal(
                 .store
                 .attach_principal(&thing, &principal, requested.unwrap_or(false))
                 .await?;
+            announce_attachment(&state, thing, principal);
         }
         (Some(exclusive), Some(requested)) if exclusive != requested => {
             // The store keeps the first attachment; changing its type is detach and attach.
@@ -200,8 +201,22 @@ pub(crate) async fn detach_thing_principal(
     THING_NAME.check(&thing)?;
     let (principal, _) = certificate_principal(&state, &headers)?;
     existing_thing(&state, &thing).await?;
-    state.store.detach_principal(&thing, &principal).await?;
+    if state.store.detach_principal(&thing, &principal).await? {
+        announce_attachment(&state, thing, principal);
+    }
     Ok(Json(json!({})))
+}
+
+/// Announces that a principal was attached to or detached from a thing: connections with the
+/// thing's name as client id resolve to another thing (or none), and the certificate's
+/// connections too.
+fn announce_attachment(state: &ApiState, thing: String, principal: String) {
+    state
+        .events
+        .authorization_changed(&AuthorizationChange::Thing(thing));
+    state
+        .events
+        .authorization_changed(&AuthorizationChange::Target(principal));
 }
 
 /// `maxResults` of the principal lists.

@@ -4,11 +4,30 @@ use std::sync::Arc;
 
 use thingd_registry::{Partition, Store};
 
+/// A registry change that may change what connected devices are allowed to do: the broker
+/// recomputes the policies of the connections it concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthorizationChange {
+    /// A policy's default version changed, or the policy was deleted.
+    Policy(String),
+    /// The policies attached to a target (a certificate ARN or thing-group ARN) changed.
+    Target(String),
+    /// A thing's attributes, type, group memberships or principals changed, or it was created
+    /// or deleted.
+    Thing(String),
+    /// A thing group was deleted (its attachments are gone) or its membership changed.
+    ThingGroup(String),
+}
+
 /// What the rest of thingd must hear about when the registry changes.
 pub trait RegistryEvents: Send + Sync + 'static {
     /// A certificate may no longer authenticate (deactivated, revoked, deleted): its open
     /// connections must close.
     fn certificate_revoked(&self, certificate_id: &str);
+
+    /// Something that decides what devices may do changed. Announced after the change is
+    /// durable; the default does nothing.
+    fn authorization_changed(&self, _change: &AuthorizationChange) {}
 }
 
 /// The API's shared state.

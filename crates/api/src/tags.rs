@@ -165,8 +165,9 @@ async fn taggable_resource(state: &ApiState, text: &str) -> Result<Arn, ApiError
         ArnKind::ThingType => state.store.thing_type(&arn.name).await?.is_some(),
         ArnKind::ThingGroup => state.store.thing_group(&arn.name).await?.is_some(),
         ArnKind::CaCertificate => state.store.ca_certificate(&arn.name).await?.is_some(),
-        // thingd keeps no policies or rules yet, so none of their ARNs names anything.
-        ArnKind::Policy | ArnKind::Rule => false,
+        ArnKind::Policy => state.store.policy(&arn.name).await?.is_some(),
+        // thingd keeps no rules yet, so none of their ARNs names anything.
+        ArnKind::Rule => false,
     };
     if exists { Ok(arn) } else { Err(not_found()) }
 }

@@ -24,7 +24,7 @@ use crate::extract::{
     AwsJson, AwsPath, AwsQuery, ExpectedVersionQuery, missing, page_size, parse_bool,
 };
 use crate::paging::all_items;
-use crate::state::ApiState;
+use crate::state::{ApiState, AuthorizationChange};
 use crate::tags::{TagDto, remove_all_tags, store_tags, tags_for_create};
 use crate::things::{existing_thing, thing_not_found};
 use crate::versioned::update_versioned;
@@ -480,8 +480,15 @@ pub(crate) async fn delete_thing_group(
             "Cannot delete thing group : {name} when there are still child groups attached to it"
         )));
     }
+    let arn = state.partition.arn(ArnKind::ThingGroup, &name);
+    // The group's policies go with it (as in AWS IoT), first, so that a group created later
+    // with the same name does not inherit them even if the deletion below fails.
+    state.store.detach_all_policies(&arn).await?;
     state.store.delete_thing_group(&name).await?;
-    remove_all_tags(&state, &state.partition.arn(ArnKind::ThingGroup, &name)).await?;
+    remove_all_tags(&state, &arn).await?;
+    state
+        .events
+        .authorization_changed(&AuthorizationChange::ThingGroup(name));
     Ok(Json(json!({})))
 }
 
@@ -666,6 +673,7 @@ pub(crate) async fn add_thing_to_thing_group(
         let added = BTreeSet::from([group.name.clone()]);
         check_memberships(&state, &thing, &groups, &added).await?;
         state.store.add_thing_to_group(&group.name, &thing).await?;
+        announce_membership(&state, thing);
     }
     Ok(Json(json!({})))
 }
@@ -677,11 +685,21 @@ pub(crate) async fn remove_thing_from_thing_group(
     AwsJson(request): AwsJson<MembershipRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let (group, thing) = membership(&state, request).await?;
-    state
+    if state
         .store
         .remove_thing_from_group(&group.name, &thing)
-        .await?;
+        .await?
+    {
+        announce_membership(&state, thing);
+    }
     Ok(Json(json!({})))
+}
+
+/// Announces that a thing's groups changed: its connections are held to other group policies.
+fn announce_membership(state: &ApiState, thing: String) {
+    state
+        .events
+        .authorization_changed(&AuthorizationChange::Thing(thing));
 }
 
 /// `PUT /thing-groups/updateThingGroupsForThing`: removes a thing from some groups and adds it
@@ -720,11 +738,15 @@ pub(crate) async fn update_thing_groups_for_thing(
     groups.retain(|group| !to_remove.contains(group));
     let added: BTreeSet<String> = groups.difference(&current).cloned().collect();
     check_memberships(&state, &thing, &groups, &added).await?;
+    let mut changed = !added.is_empty();
     for group in current.intersection(&to_remove) {
-        state.store.remove_thing_from_group(group, &thing).await?;
+        changed |= state.store.remove_thing_from_group(group, &thing).await?;
     }
     for group in &added {
         state.store.add_thing_to_group(group, &thing).await?;
+    }
+    if changed {
+        announce_membership(&state, thing);
     }
     Ok(Json(json!({})))
 }

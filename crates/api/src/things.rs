@@ -15,7 +15,7 @@ use crate::attributes::{AttributePayload, check_attributes};
 use crate::error::ApiError;
 use crate::extract::{AwsJson, AwsPath, AwsQuery, ExpectedVersionQuery, page_size, parse_bool};
 use crate::paging::with_next_token;
-use crate::state::ApiState;
+use crate::state::{ApiState, AuthorizationChange};
 use crate::tags::remove_all_tags;
 use crate::versioned::update_versioned;
 
@@ -177,7 +177,13 @@ pub(crate) async fn create_thing(
     };
     let arn = state.partition.arn(ArnKind::Thing, &name);
     let thing = match state.store.insert_thing(&thing).await? {
-        Inserted::Created => thing,
+        Inserted::Created => {
+            // A connection whose client id is this name may now resolve to the thing.
+            state
+                .events
+                .authorization_changed(&AuthorizationChange::Thing(name.clone()));
+            thing
+        }
         Inserted::Exists(existing)
             if existing.thing_type == thing.thing_type
                 && existing.attributes == thing.attributes =>
@@ -251,6 +257,10 @@ pub(crate) async fn update_thing(
         |updated, expected| async move { store.replace_thing(&updated, expected).await },
     )
     .await?;
+    // Policies may refer to the thing's type and attributes.
+    state
+        .events
+        .authorization_changed(&AuthorizationChange::Thing(name));
     Ok(Json(json!({})))
 }
 
@@ -280,6 +290,9 @@ pub(crate) async fn delete_thing(
     }
     state.store.delete_thing(&name).await?;
     remove_all_tags(&state, &state.partition.arn(ArnKind::Thing, &name)).await?;
+    state
+        .events
+        .authorization_changed(&AuthorizationChange::Thing(name));
     Ok(Json(json!({})))
 }
 

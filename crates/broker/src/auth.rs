@@ -3,6 +3,12 @@
 //! Every CONNECT, every PUBLISH (wills and retained messages included), every SUBSCRIBE and every
 //! delivery to a client (live, retained and queued alike) goes through these two traits, so the
 //! policy engine plugs in here without touching protocol code.
+//!
+//! Rights can change while a client is connected (a policy is detached, a new version becomes
+//! the default). An authorizer that keeps the connection's [`AuthorizationSignal`] calls
+//! [`AuthorizationSignal::recheck`] when that happens, and the connection re-evaluates at once
+//! what it holds: whether it may stay connected ([`ConnectionAuthorizer::connect`]) and which of
+//! its subscriptions it may keep ([`ConnectionAuthorizer::subscribe`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,6 +17,8 @@ use std::sync::Arc;
 
 use mqtt_codec::{ProtocolVersion, QoS, ReasonCode};
 use mqtt_topic::{SubscriptionFilter, TopicName};
+
+use crate::session::ConnectionControl;
 
 /// A boxed future, for the one asynchronous authorization step (CONNECT may consult a store).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -72,6 +80,49 @@ pub struct ConnectRequest<'a> {
     pub username: Option<&'a str>,
     /// The Will topic, if the client set a will.
     pub will_topic: Option<&'a TopicName>,
+    /// How to make this connection re-evaluate its rights later; keep it (it is cheap to clone)
+    /// to call [`AuthorizationSignal::recheck`] when they change.
+    pub signal: AuthorizationSignal,
+}
+
+/// Tells one connection that its rights may have changed.
+///
+/// On [`AuthorizationSignal::recheck`] the connection task, at its next turn, closes the
+/// connection with 0x87 Not authorized if [`ConnectionAuthorizer::connect`] now refuses (a
+/// DISCONNECT for 5.0 clients, a close for 3.1.1), and otherwise removes every subscription of
+/// its session that [`ConnectionAuthorizer::subscribe`] now refuses. Deliveries need no
+/// recheck: each one is authorized with [`ConnectionAuthorizer::receive`] as it is sent.
+/// Signals sent before the connection gets to them are coalesced into one re-evaluation, so
+/// signalling often is cheap; signalling a connection that has ended does nothing.
+#[derive(Clone, Debug)]
+pub struct AuthorizationSignal {
+    control: Arc<ConnectionControl>,
+}
+
+impl AuthorizationSignal {
+    /// The signal of the connection that `control` controls.
+    pub(crate) fn new(control: Arc<ConnectionControl>) -> Self {
+        AuthorizationSignal { control }
+    }
+
+    /// A signal connected to no connection (for authorizers exercised outside a broker); it
+    /// reports itself closed.
+    pub fn detached() -> Self {
+        let control = Arc::new(ConnectionControl::default());
+        control.mark_finished();
+        AuthorizationSignal { control }
+    }
+
+    /// Asks the connection to re-evaluate its rights now; returns at once.
+    pub fn recheck(&self) {
+        self.control.request_recheck();
+    }
+
+    /// Whether the connection has ended (or was refused), so that an authorizer can forget the
+    /// signal.
+    pub fn is_closed(&self) -> bool {
+        self.control.is_finished()
+    }
 }
 
 /// Decides whether a connection may be established, and returns what decides the rest.
@@ -93,6 +144,11 @@ pub trait ConnectionAuthorizer: Send + Sync + 'static {
     fn subscribe(&self, filter: &SubscriptionFilter) -> bool;
     /// May a message on `topic` be delivered to the client?
     fn receive(&self, topic: &TopicName) -> bool;
+    /// May the client stay connected (is `iot:Connect` still allowed)? Asked when the connection
+    /// is told to recheck (see [`AuthorizationSignal`]); a refusal closes it with 0x87.
+    fn connect(&self) -> bool {
+        true
+    }
 }
 
 /// An authorizer that lets any TLS connection with a client certificate, and any plain TCP or

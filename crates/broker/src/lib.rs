@@ -22,7 +22,9 @@ pub mod store;
 pub mod tls;
 pub mod websocket;
 
-pub use auth::{AllowConnected, Authorizer, ConnectionAuthorizer, ListenerKind, Principal};
+pub use auth::{
+    AllowConnected, AuthorizationSignal, Authorizer, ConnectionAuthorizer, ListenerKind, Principal,
+};
 pub use broker::Broker;
 pub use config::{BrokerConfig, QueueOverflow};
 pub use store::{MemorySessionStore, PersistedSession, PersistedSubscription, SessionStore};

@@ -36,6 +36,8 @@ counters! {
     deliveries_expired_total: "counter", "Deliveries dropped because their message expired before it could be sent.";
     deliveries_too_large_total: "counter", "Deliveries dropped because they exceeded the client's Maximum Packet Size.";
     deliveries_denied_total: "counter", "Deliveries the authorizer refused.";
+    publishes_denied_total: "counter", "PUBLISH packets refused as not authorized (answered 0x87, dropped, or closing a 3.1.1 connection).";
+    subscriptions_revoked_total: "counter", "Subscriptions removed because the session's rights no longer allow them.";
     publish_unrouted_total: "counter", "Published messages that matched no subscription.";
     bytes_received_total: "counter", "Bytes read from client connections.";
     bytes_sent_total: "counter", "Bytes written to client connections.";

@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use mqtt_codec::{PacketId, QoS, ReasonCode, SubscriptionOptions};
 use mqtt_topic::SubscriptionFilter;
@@ -123,10 +123,16 @@ impl SessionState {
     }
 }
 
-/// Tells a connection to stop, and why.
+/// Tells a connection to stop, and why, or to re-evaluate its authorization.
+///
+/// Both requests share one [`Notify`]: the connection task waits on it in its select loop and,
+/// once woken, looks at what was asked. A recheck is a flag, so any number of requests made
+/// before the connection gets to it cost one wake-up and one re-evaluation.
 #[derive(Debug, Default)]
 pub struct ConnectionControl {
     reason: Mutex<Option<ReasonCode>>,
+    recheck: AtomicBool,
+    finished: AtomicBool,
     notify: Notify,
 }
 
@@ -146,10 +152,37 @@ impl ConnectionControl {
         *self.reason.lock()
     }
 
-    /// Waits until [`ConnectionControl::close`] is called.
-    pub async fn closed(&self) {
+    /// Asks the connection to re-evaluate its authorization (see
+    /// [`crate::auth::AuthorizationSignal::recheck`]).
+    pub fn request_recheck(&self) {
+        // Only the request that raises the flag wakes the task: later ones before it looks are
+        // already covered by the re-evaluation it will do.
+        if !self.recheck.swap(true, Ordering::AcqRel) {
+            self.notify.notify_one();
+        }
+    }
+
+    /// Takes a pending recheck request: `true` once per request (or burst of requests).
+    pub fn take_recheck(&self) -> bool {
+        // A plain load first keeps the common case (nothing asked) to a read of a shared line.
+        self.recheck.load(Ordering::Acquire) && self.recheck.swap(false, Ordering::AcqRel)
+    }
+
+    /// Records that the connection has ended (or never got past CONNECT), so those holding its
+    /// control can tell that signalling it is pointless.
+    pub fn mark_finished(&self) {
+        self.finished.store(true, Ordering::Release);
+    }
+
+    /// Whether the connection has ended.
+    pub fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    /// Waits until the connection is asked to close or to recheck its authorization.
+    pub async fn signalled(&self) {
         loop {
-            if self.reason().is_some() {
+            if self.recheck.load(Ordering::Acquire) || self.reason().is_some() {
                 return;
             }
             self.notify.notified().await;
@@ -554,5 +587,46 @@ mod tests {
             Some(1),
             "wraps past 0"
         );
+    }
+
+    #[tokio::test]
+    async fn rechecks_coalesce_and_wake_the_connection_once() {
+        let control = ConnectionControl::default();
+        assert!(!control.take_recheck());
+        for _ in 0..3 {
+            control.request_recheck();
+        }
+        // The waiter sees the request, and it is taken once however often it was made.
+        control.signalled().await;
+        assert!(control.take_recheck());
+        assert!(!control.take_recheck());
+        assert_eq!(control.reason(), None);
+        // A request made after the last one was taken is a new one.
+        control.request_recheck();
+        assert!(control.take_recheck());
+    }
+
+    #[tokio::test]
+    async fn a_recheck_requested_while_waiting_wakes_the_waiter() {
+        let control = Arc::new(ConnectionControl::default());
+        let waiter = tokio::spawn({
+            let control = control.clone();
+            async move { control.signalled().await }
+        });
+        control.request_recheck();
+        waiter.await.unwrap();
+        assert!(control.take_recheck());
+    }
+
+    #[tokio::test]
+    async fn a_close_wakes_the_waiter_and_keeps_its_first_reason() {
+        let control = ConnectionControl::default();
+        control.close(ReasonCode::NotAuthorized);
+        control.close(ReasonCode::SessionTakenOver);
+        control.signalled().await;
+        assert_eq!(control.reason(), Some(ReasonCode::NotAuthorized));
+        assert!(!control.is_finished());
+        control.mark_finished();
+        assert!(control.is_finished());
     }
 }

@@ -1,6 +1,6 @@
 //! thingd's registry domain: things, thing types, thing groups, certificates, CA certificates,
-//! principals and tags, the rules AWS IoT applies to their names and values, their ARNs, and the
-//! [`Store`] traits that keep them.
+//! principals, policies and tags, the rules AWS IoT applies to their names and values, their
+//! ARNs, and the [`Store`] traits that keep them.
 //!
 //! This crate does no IO. It says what is kept and which reads and conditional writes a store
 //! offers; `thingd-storage` implements the traits on SQLite (and later PostgreSQL), and the API

@@ -1,5 +1,5 @@
 //! What the registry keeps: things, thing types, thing groups, certificates, CA certificates,
-//! tags and access keys, as plain values.
+//! policies and their versions, tags and access keys, as plain values.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -205,6 +205,35 @@ pub struct CaCertificate {
     pub version: i64,
     /// A fresh id for every change.
     pub generation_id: String,
+}
+
+/// An AWS IoT policy (§4.7): its name and which of its versions is in force.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// The name, unique, immutable.
+    pub name: String,
+    /// The version in force: the only one evaluated when authorizing.
+    pub default_version_id: i64,
+    /// When it was created.
+    pub created: Timestamp,
+    /// When its default version last changed.
+    pub last_modified: Timestamp,
+    /// A fresh id for every change of the policy (of its default version), as AWS's
+    /// `generationId`.
+    pub generation_id: String,
+}
+
+/// One version of a policy's document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyVersion {
+    /// The policy it belongs to.
+    pub policy_name: String,
+    /// 1, 2, 3...: increasing, and never reused after a version is deleted.
+    pub version_id: i64,
+    /// The policy document, exactly as given.
+    pub document: String,
+    /// When it was created.
+    pub created: Timestamp,
 }
 
 /// A tag on a resource.

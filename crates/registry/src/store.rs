@@ -9,8 +9,8 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    AccessKey, CaCertificate, Certificate, Page, PageRequest, Tag, Thing, ThingFilter, ThingGroup,
-    ThingType,
+    AccessKey, CaCertificate, Certificate, Page, PageRequest, Policy, PolicyVersion, Tag, Thing,
+    ThingFilter, ThingGroup, ThingType, Timestamp,
 };
 
 /// A failure of the storage backend itself (not a rule of the API: those are the caller's).
@@ -127,6 +127,10 @@ pub trait ThingGroupStore: Send + Sync {
         thing: &str,
         page: &PageRequest,
     ) -> Result<Page<String>, StoreError>;
+    /// The given groups and all their ancestors (the parent chain of each), each once, in name
+    /// order: the groups whose policies apply to a thing in `groups`. Groups that do not exist
+    /// are skipped.
+    async fn ancestors_of_groups(&self, groups: &[String]) -> Result<Vec<String>, StoreError>;
 }
 
 /// Device and CA certificates.
@@ -201,6 +205,149 @@ pub trait PrincipalStore: Send + Sync {
     ) -> Result<Page<(String, bool)>, StoreError>;
 }
 
+/// The outcome of [`PolicyStore::insert_policy_version`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NewPolicyVersion {
+    /// The version was added; here it is.
+    Created(PolicyVersion),
+    /// The policy has as many versions as it may; nothing was added.
+    LimitExceeded,
+    /// There is no policy with this name.
+    PolicyMissing,
+}
+
+/// The outcome of [`PolicyStore::delete_policy_version`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeletedPolicyVersion {
+    /// The version was deleted.
+    Deleted,
+    /// The version is the policy's default, which cannot be deleted; nothing was.
+    IsDefault,
+    /// There is no such policy or version.
+    Missing,
+}
+
+/// The outcome of [`PolicyStore::delete_policy`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeletedPolicy {
+    /// The policy and its default version were deleted.
+    Deleted,
+    /// The policy is attached to a target; nothing was deleted.
+    Attached,
+    /// The policy has versions besides its default; nothing was deleted.
+    HasVersions,
+    /// There is no policy with this name.
+    Missing,
+}
+
+/// The outcome of [`PolicyStore::attach_policy`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttachedPolicy {
+    /// The policy was attached.
+    Attached,
+    /// The policy was attached to the target already; nothing changed.
+    AlreadyAttached,
+    /// The target has as many policies as it may; nothing was attached.
+    LimitExceeded,
+    /// There is no policy with this name.
+    PolicyMissing,
+}
+
+/// Policies, their versions, and the targets (certificate and thing-group ARNs, opaque here)
+/// they are attached to.
+///
+/// The limits (versions per policy, policies per target) are the caller's to choose and the
+/// store's to enforce, atomically: concurrent calls never exceed them.
+#[async_trait]
+pub trait PolicyStore: Send + Sync {
+    /// Inserts a policy with its first version (id 1, the default, created at `policy.created`)
+    /// unless one with its name exists. The policy is stored with default version 1 whatever
+    /// `policy.default_version_id` says, since no other version can exist yet.
+    async fn insert_policy(
+        &self,
+        policy: &Policy,
+        document: &str,
+    ) -> Result<Inserted<Policy>, StoreError>;
+    /// The policy with this name.
+    async fn policy(&self, name: &str) -> Result<Option<Policy>, StoreError>;
+    /// Policies in name order (`page.ascending` honoured; the token is a name).
+    async fn list_policies(&self, page: &PageRequest) -> Result<Page<Policy>, StoreError>;
+    /// One version of a policy.
+    async fn policy_version(
+        &self,
+        name: &str,
+        version_id: i64,
+    ) -> Result<Option<PolicyVersion>, StoreError>;
+    /// All versions of a policy, by id (none if the policy does not exist).
+    async fn policy_versions(&self, name: &str) -> Result<Vec<PolicyVersion>, StoreError>;
+    /// Adds a version with the next id (ids are never reused) unless the policy already has
+    /// `max_versions`; makes it the default when `set_as_default` (updating `last_modified` to
+    /// `now` and `generation_id`). Atomic: concurrent calls never exceed the limit.
+    async fn insert_policy_version(
+        &self,
+        name: &str,
+        document: &str,
+        set_as_default: bool,
+        max_versions: usize,
+        now: Timestamp,
+    ) -> Result<NewPolicyVersion, StoreError>;
+    /// Makes a version the default (updating `last_modified` to `now` and `generation_id`);
+    /// `false` if the policy or the version does not exist.
+    async fn set_default_policy_version(
+        &self,
+        name: &str,
+        version_id: i64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a version that is not the default.
+    async fn delete_policy_version(
+        &self,
+        name: &str,
+        version_id: i64,
+    ) -> Result<DeletedPolicyVersion, StoreError>;
+    /// Deletes a policy (and its default version) unless it is attached to any target or has
+    /// other versions. Atomic: an attach or a new version cannot slip in between the checks and
+    /// the delete.
+    async fn delete_policy(&self, name: &str) -> Result<DeletedPolicy, StoreError>;
+    /// Attaches a policy to a target unless the target already has `max_per_target` policies.
+    /// Atomic: concurrent calls never exceed the limit.
+    async fn attach_policy(
+        &self,
+        name: &str,
+        target: &str,
+        max_per_target: usize,
+    ) -> Result<AttachedPolicy, StoreError>;
+    /// Detaches a policy from a target; `false` if it was not attached.
+    async fn detach_policy(&self, name: &str, target: &str) -> Result<bool, StoreError>;
+    /// Removes every attachment of a target (its resource is being deleted); returns the names
+    /// of the policies detached, in name order.
+    async fn detach_all_policies(&self, target: &str) -> Result<Vec<String>, StoreError>;
+    /// Names of the policies attached to a target, in name order.
+    async fn policies_of_target(
+        &self,
+        target: &str,
+        page: &PageRequest,
+    ) -> Result<Page<String>, StoreError>;
+    /// The targets of a policy, in target order.
+    async fn targets_of_policy(
+        &self,
+        name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<String>, StoreError>;
+    /// The policies attached to any of `targets`, each once, with its default version, in name
+    /// order: what a connection is held to. Read in one snapshot, not one query per target.
+    async fn attached_policies(
+        &self,
+        targets: &[String],
+    ) -> Result<Vec<(Policy, PolicyVersion)>, StoreError>;
+    /// Policies by name with their default version, in name order; names of policies that do
+    /// not exist are skipped, repeated names give the policy once.
+    async fn policies_with_default_versions(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<(Policy, PolicyVersion)>, StoreError>;
+}
+
 /// Tags, by resource ARN.
 #[async_trait]
 pub trait TagStore: Send + Sync {
@@ -230,6 +377,7 @@ pub trait Store:
     + ThingGroupStore
     + CertificateStore
     + PrincipalStore
+    + PolicyStore
     + TagStore
     + AccessKeyStore
 {
@@ -241,6 +389,7 @@ impl<T> Store for T where
         + ThingGroupStore
         + CertificateStore
         + PrincipalStore
+        + PolicyStore
         + TagStore
         + AccessKeyStore
 {

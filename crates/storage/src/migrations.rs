@@ -9,11 +9,18 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, in order.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "registry",
-    sql: include_str!("../migrations/0001_registry.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "registry",
+        sql: include_str!("../migrations/0001_registry.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "policies",
+        sql: include_str!("../migrations/0002_policies.sql"),
+    },
+];
 
 /// The statements of a migration: its SQL split at semicolons that end a line, comments and
 /// blank statements dropped.

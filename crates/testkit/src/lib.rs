@@ -3,8 +3,14 @@
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
 //! let server = testkit::TestServer::start().await?;
+//! // Registered, ACTIVE, with the allow-all policy attached: it may do anything.
 //! let device = server.issue_client("sensor-1").await?;
 //! // connect to server.mqtt_tls with device.cert_pem / device.key_pem, trusting server.ca_pem
+//! // Registered and ACTIVE but held to no policy: it may do nothing until one is attached.
+//! let bare = server.issue_client_without_policy("sensor-2").await?;
+//! server.create_policy("sensor", r#"{"Version":"2012-10-17","Statement":[
+//!     {"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}"#).await?;
+//! server.attach_policy("sensor", &bare).await?;
 //! server.shutdown().await;
 //! # Ok(())
 //! # }
@@ -26,7 +32,10 @@ use thingd::{Running, ServeOptions};
 
 use thingd_broker::{Authorizer, Broker, BrokerConfig, SessionStore};
 use thingd_pki::CertificateAuthority;
-use thingd_registry::{AccessKey, CertificateStatus, CertificateStore};
+use thingd_registry::{
+    AccessKey, ArnKind, AttachedPolicy, CertificateStatus, CertificateStore, Inserted, Policy,
+    PolicyStore, Timestamp,
+};
 use thingd_storage::SqliteStore;
 
 /// A running thingd with every listener on a loopback port chosen by the system.
@@ -42,11 +51,25 @@ pub struct TestServer {
     pub ca_pem: String,
     /// Path of `ca.pem` in the data directory.
     pub ca_path: PathBuf,
-    /// A client certificate issued for the client id `testkit-client`.
+    /// A client certificate issued for the client id `testkit-client`, with the
+    /// [`ALLOW_ALL_POLICY`] attached.
     pub client: ClientCert,
     running: Running,
     data_dir: TempDir,
 }
+
+/// The policy every test server has, which lets anyone held to it do anything:
+/// [`TestServer::issue_client`] attaches it to the certificates it issues, and the plain
+/// listener (and MQTT over WebSocket from loopback) is held to it, so tests that are not about
+/// policies can ignore them.
+pub const ALLOW_ALL_POLICY: &str = "testkit-allow-all";
+
+/// The document of [`ALLOW_ALL_POLICY`].
+pub const ALLOW_ALL_DOCUMENT: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
+
+/// How many policies AWS IoT lets one target have attached.
+const MAX_POLICIES_PER_TARGET: usize = 10;
 
 /// A client certificate and its key, written to a folder as `cert.pem`, `key.pem`, `ca.pem`.
 #[derive(Debug, Clone)]
@@ -88,6 +111,24 @@ impl TestServer {
         Self::start_in(data_dir, config).await
     }
 
+    /// Starts thingd with `config`, the plain listener (and MQTT over WebSocket from loopback)
+    /// held to the policy named `mqtt_tcp_policy` (`None`: every CONNECT there is refused). The
+    /// policy need not exist yet: it is looked up at each CONNECT.
+    pub async fn start_with_tcp_policy(
+        config: BrokerConfig,
+        mqtt_tcp_policy: Option<&str>,
+    ) -> anyhow::Result<TestServer> {
+        let data_dir = tempfile::tempdir().context("creating a temporary data directory")?;
+        Self::start_options(
+            data_dir,
+            config,
+            None,
+            None,
+            mqtt_tcp_policy.map(str::to_owned),
+        )
+        .await
+    }
+
     /// Starts thingd with `config` and a custom authorizer.
     pub async fn start_with_authorizer(
         config: BrokerConfig,
@@ -118,6 +159,17 @@ impl TestServer {
         authorizer: Option<Arc<dyn Authorizer>>,
         session_store: Option<Arc<dyn SessionStore>>,
     ) -> anyhow::Result<TestServer> {
+        let tcp_policy = Some(ALLOW_ALL_POLICY.to_owned());
+        Self::start_options(data_dir, config, authorizer, session_store, tcp_policy).await
+    }
+
+    async fn start_options(
+        data_dir: TempDir,
+        config: BrokerConfig,
+        authorizer: Option<Arc<dyn Authorizer>>,
+        session_store: Option<Arc<dyn SessionStore>>,
+        mqtt_tcp_policy: Option<String>,
+    ) -> anyhow::Result<TestServer> {
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let mut options = ServeOptions::new(data_dir.path().join("data"));
         options.mqtt = Some(loopback);
@@ -126,7 +178,11 @@ impl TestServer {
         options.broker = config;
         options.authorizer = authorizer;
         options.session_store = session_store;
+        options.mqtt_tcp_policy = mqtt_tcp_policy;
         let running = thingd::serve::start(options).await?;
+        // Before any client can have connected (the tests have not seen the ports yet). On a
+        // restarted data directory the policy is already there.
+        create_policy(&running, ALLOW_ALL_POLICY, ALLOW_ALL_DOCUMENT).await?;
         let ca_path = running.data_dir.join("ca.pem");
         let ca_pem = std::fs::read_to_string(&ca_path).context("reading ca.pem")?;
         let (Some(mqtt_tls), Some(mqtt_tcp), Some(api)) =
@@ -135,6 +191,7 @@ impl TestServer {
             anyhow::bail!("a listener did not start");
         };
         let client = issue_into(&running, data_dir.path(), "testkit-client").await?;
+        attach(&running, ALLOW_ALL_POLICY, &client).await?;
         Ok(TestServer {
             mqtt_tls,
             mqtt_tcp,
@@ -147,9 +204,58 @@ impl TestServer {
         })
     }
 
-    /// Issues another client certificate with common name `name`, registered ACTIVE.
+    /// Issues another client certificate with common name `name`, registered ACTIVE, with the
+    /// [`ALLOW_ALL_POLICY`] attached.
     pub async fn issue_client(&self, name: &str) -> anyhow::Result<ClientCert> {
+        let client = issue_into(&self.running, self.data_dir.path(), name).await?;
+        attach(&self.running, ALLOW_ALL_POLICY, &client).await?;
+        Ok(client)
+    }
+
+    /// Issues a client certificate with common name `name`, registered ACTIVE, with no policy
+    /// attached: it may do nothing (not even connect) until one is.
+    pub async fn issue_client_without_policy(&self, name: &str) -> anyhow::Result<ClientCert> {
         issue_into(&self.running, self.data_dir.path(), name).await
+    }
+
+    /// Creates a policy with `document` as its first, default version, in the store directly
+    /// (the API's CreatePolicy validates the document; the store does not). Fails if it exists.
+    pub async fn create_policy(&self, name: &str, document: &str) -> anyhow::Result<()> {
+        if !create_policy(&self.running, name, document).await? {
+            anyhow::bail!("a policy named {name} exists");
+        }
+        Ok(())
+    }
+
+    /// Attaches a policy to a certificate, in the store directly. Open connections are not
+    /// re-evaluated: a test of live changes goes through the API (AttachPolicy), as a user does.
+    pub async fn attach_policy(&self, policy: &str, client: &ClientCert) -> anyhow::Result<()> {
+        attach(&self.running, policy, client).await
+    }
+
+    /// The ARN of a client certificate, as AttachPolicy and the policy variables name it.
+    pub fn certificate_arn(&self, client: &ClientCert) -> String {
+        self.running
+            .partition
+            .arn(ArnKind::Certificate, &client.certificate_id)
+    }
+
+    /// Announces a registry change made directly in the store, as the API announces its own:
+    /// the open connections it concerns are re-evaluated.
+    pub fn announce(&self, change: &thingd_api::AuthorizationChange) {
+        if let Some(live) = &self.running.live {
+            live.authorization_changed(change);
+        }
+    }
+
+    /// The open connections held to policies (`None` with a custom authorizer).
+    pub fn live_connections(&self) -> Option<&thingd::live::LiveConnections> {
+        self.running.live.as_ref()
+    }
+
+    /// The ARN of `kind`/`name` in this server's partition.
+    pub fn arn(&self, kind: ArnKind, name: &str) -> String {
+        self.running.partition.arn(kind, name)
     }
 
     /// The registry's store, to register, change or remove things and certificates directly.
@@ -181,6 +287,40 @@ impl TestServer {
     pub async fn stop_keeping_data(self) -> TempDir {
         self.running.shutdown().await;
         self.data_dir
+    }
+}
+
+/// Creates a policy unless one with its name exists; `true` if it was created.
+async fn create_policy(running: &Running, name: &str, document: &str) -> anyhow::Result<bool> {
+    let now = Timestamp::now();
+    let policy = Policy {
+        name: name.to_owned(),
+        default_version_id: 1,
+        created: now,
+        last_modified: now,
+        generation_id: format!("testkit-{}", now.0),
+    };
+    let inserted = running
+        .store
+        .insert_policy(&policy, document)
+        .await
+        .with_context(|| format!("creating the policy {name}"))?;
+    Ok(matches!(inserted, Inserted::Created))
+}
+
+/// Attaches a policy to a client's certificate.
+async fn attach(running: &Running, policy: &str, client: &ClientCert) -> anyhow::Result<()> {
+    let target = running
+        .partition
+        .arn(ArnKind::Certificate, &client.certificate_id);
+    match running
+        .store
+        .attach_policy(policy, &target, MAX_POLICIES_PER_TARGET)
+        .await
+        .with_context(|| format!("attaching the policy {policy} to {target}"))?
+    {
+        AttachedPolicy::Attached | AttachedPolicy::AlreadyAttached => Ok(()),
+        other => anyhow::bail!("attaching the policy {policy} to {target}: {other:?}"),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod authorizer;
 pub mod cert;
 pub mod credentials;
 pub mod http;
+pub mod live;
 pub mod serve;
 
 pub use serve::{Running, ServeOptions};

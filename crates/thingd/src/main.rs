@@ -68,6 +68,11 @@ struct ServeArgs {
     /// Plain MQTT over TCP, for development and conformance suites (off unless given).
     #[arg(long, value_parser = parse_listener)]
     mqtt_tcp: Option<Listener>,
+    /// The AWS IoT policy (by name, created with the API) that clients without credentials are
+    /// held to: the plain --mqtt-tcp listener and MQTT over WebSocket from loopback. Without it,
+    /// every CONNECT there is refused (default deny).
+    #[arg(long, value_name = "POLICY_NAME")]
+    mqtt_tcp_policy: Option<String>,
     /// The HTTP listener: MQTT over WebSocket at /mqtt, /metrics ("off" to disable).
     #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listener)]
     api: Listener,
@@ -176,6 +181,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut options = ServeOptions::new(args.data_dir);
     options.mqtt = args.mqtt.0;
     options.mqtt_tcp = args.mqtt_tcp.and_then(|l| l.0);
+    options.mqtt_tcp_policy = args.mqtt_tcp_policy;
     options.api = args.api.0;
     options.hostnames = args.hostnames;
     options.partition = thingd_registry::Partition {

@@ -6,14 +6,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::authorizer::RegistryAuthorizer;
+use crate::live::LiveConnections;
 use anyhow::Context;
+use thingd_api::AuthorizationChange;
 use thingd_broker::{Authorizer, Broker, BrokerConfig, MemorySessionStore, SessionStore};
 use thingd_pki::{CertificateAuthority, ServerIdentity};
-use thingd_registry::{AccessKey, Partition};
+use thingd_registry::{AccessKey, Partition, PolicyStore};
 use thingd_storage::SqliteStore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 /// Where and how to run thingd.
 #[derive(Clone)]
@@ -30,8 +32,13 @@ pub struct ServeOptions {
     pub hostnames: Vec<String>,
     /// Broker limits.
     pub broker: BrokerConfig,
-    /// Who may connect, publish, subscribe and receive; `None` uses [`AllowConnected`].
+    /// Who may connect, publish, subscribe and receive; `None` uses [`RegistryAuthorizer`]:
+    /// registered certificates, held to the AWS IoT policies attached to them.
     pub authorizer: Option<Arc<dyn Authorizer>>,
+    /// The one policy connections without credentials (plain TCP, MQTT over WebSocket from
+    /// loopback) are held to; `None` refuses them all (default deny). Only used with the
+    /// default authorizer.
+    pub mqtt_tcp_policy: Option<String>,
     /// Where persistent sessions are kept; `None` keeps them in memory for this process.
     pub session_store: Option<Arc<dyn SessionStore>>,
     /// The region and account id of the ARNs the API hands out.
@@ -47,6 +54,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("api", &self.api)
             .field("hostnames", &self.hostnames)
             .field("broker", &self.broker)
+            .field("mqtt_tcp_policy", &self.mqtt_tcp_policy)
             .finish_non_exhaustive()
     }
 }
@@ -63,6 +71,7 @@ impl ServeOptions {
             hostnames: Vec::new(),
             broker: BrokerConfig::default(),
             authorizer: None,
+            mqtt_tcp_policy: None,
             session_store: None,
             partition: Partition {
                 region: "us-east-1".to_owned(),
@@ -87,6 +96,10 @@ pub struct Running {
     pub broker: Broker,
     /// The registry's store.
     pub store: Arc<SqliteStore>,
+    /// The region and account id of the ARNs.
+    pub partition: Partition,
+    /// The open connections held to policies, when the registry authorizer is in use.
+    pub live: Option<LiveConnections>,
     /// The API's admin access key (also in `credentials` in the data directory).
     pub admin_key: AccessKey,
     http_stop: CancellationToken,
@@ -94,17 +107,27 @@ pub struct Running {
 }
 
 /// Registry changes that concern the broker: a certificate that may no longer authenticate
-/// loses its connections.
-struct BrokerEvents(Broker);
+/// loses its connections; a change of policies, attachments, things or groups has the
+/// connections it concerns re-evaluated (see [`crate::live`]).
+struct BrokerEvents {
+    broker: Broker,
+    live: Option<LiveConnections>,
+}
 
 impl thingd_api::RegistryEvents for BrokerEvents {
     fn certificate_revoked(&self, certificate_id: &str) {
-        let closed = self.0.disconnect_certificate(certificate_id);
+        let closed = self.broker.disconnect_certificate(certificate_id);
         if closed > 0 {
             info!(
                 message = "Closed the connections of a certificate that may no longer connect.",
                 certificate_id, closed
             );
+        }
+    }
+
+    fn authorization_changed(&self, change: &AuthorizationChange) {
+        if let Some(live) = &self.live {
+            live.authorization_changed(change);
         }
     }
 }
@@ -135,6 +158,27 @@ fn print_cli_usage(credentials: &std::path::Path, config: &std::path::Path) {
     );
 }
 
+/// Tells the operator when the plain listener will refuse every client: no policy given, or
+/// one that does not exist (yet: it may be created through the API while thingd runs).
+async fn warn_about_anonymous_policy(store: &SqliteStore, options: &ServeOptions) {
+    if options.authorizer.is_some() {
+        return;
+    }
+    match &options.mqtt_tcp_policy {
+        None => warn!(
+            message = "Plain MQTT (and MQTT over WebSocket from loopback) is enabled without --mqtt-tcp-policy: every CONNECT there is refused."
+        ),
+        Some(name) => match store.policy(name).await {
+            Ok(Some(_)) => {}
+            Ok(None) => warn!(
+                message = "The --mqtt-tcp-policy does not exist: plain MQTT clients are refused until it is created.",
+                policy = %name
+            ),
+            Err(error) => warn!(message = "Could not look up the --mqtt-tcp-policy.", %error),
+        },
+    }
+}
+
 /// Starts thingd: prepares the data directory and its certificates, then binds every listener.
 pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     let ca = Arc::new(
@@ -158,12 +202,18 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     );
     let (admin_key, created_key) = crate::credentials::admin_key(registry.as_ref()).await?;
 
-    let authorizer = options.authorizer.clone().unwrap_or_else(|| {
-        Arc::new(RegistryAuthorizer::new(
-            registry.clone(),
-            options.partition.clone(),
-        ))
-    });
+    let (authorizer, live) = match options.authorizer.clone() {
+        Some(authorizer) => (authorizer, None),
+        None => {
+            let authorizer = RegistryAuthorizer::new(
+                registry.clone(),
+                options.partition.clone(),
+                options.mqtt_tcp_policy.clone(),
+            );
+            let live = authorizer.live().clone();
+            (Arc::new(authorizer) as Arc<dyn Authorizer>, Some(live))
+        }
+    };
     let store = options
         .session_store
         .clone()
@@ -176,6 +226,8 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         data_dir: options.data_dir.clone(),
         broker: broker.clone(),
         store: registry.clone(),
+        partition: options.partition.clone(),
+        live: live.clone(),
         admin_key: admin_key.clone(),
         http_stop: CancellationToken::new(),
         http_task: None,
@@ -196,6 +248,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         );
     }
     if let Some(addr) = options.mqtt_tcp {
+        warn_about_anonymous_policy(registry.as_ref(), &options).await;
         running.mqtt_tcp = Some(
             broker
                 .listen_tcp(addr)
@@ -231,7 +284,10 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
                 .first()
                 .cloned()
                 .unwrap_or_else(|| "localhost".to_owned()),
-            events: Arc::new(BrokerEvents(broker.clone())),
+            events: Arc::new(BrokerEvents {
+                broker: broker.clone(),
+                live,
+            }),
         };
         let app = crate::http::router(broker.clone(), api);
         running.http_task = Some(tokio::spawn(async move {

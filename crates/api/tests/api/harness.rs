@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
-use thingd_api::{ApiState, RegistryEvents, router};
+use thingd_api::{ApiState, AuthorizationChange, RegistryEvents, router};
 use thingd_registry::Partition;
 use thingd_storage::SqliteStore;
 use tower::ServiceExt;
@@ -21,18 +21,34 @@ pub(crate) const VERSION_CONFLICT: AwsError = ("VersionConflictException", 409);
 pub(crate) const CERTIFICATE_VALIDATION: AwsError = ("CertificateValidationException", 400);
 pub(crate) const CERTIFICATE_STATE: AwsError = ("CertificateStateException", 406);
 pub(crate) const LIMIT_EXCEEDED: AwsError = ("LimitExceededException", 410);
+pub(crate) const DELETE_CONFLICT: AwsError = ("DeleteConflictException", 409);
+pub(crate) const MALFORMED_POLICY: AwsError = ("MalformedPolicyException", 400);
+pub(crate) const VERSIONS_LIMIT_EXCEEDED: AwsError = ("VersionsLimitExceededException", 409);
 pub(crate) const NOT_IMPLEMENTED: AwsError = ("NotImplementedException", 501);
 pub(crate) const UNKNOWN_OPERATION: AwsError = ("UnknownOperationException", 404);
 
-/// Records the certificates the API announced as revoked.
+/// Records the certificates the API announced as revoked and the authorization changes it
+/// announced.
 #[derive(Debug, Default)]
 pub(crate) struct RecordedEvents {
     pub(crate) revoked: Mutex<Vec<String>>,
+    pub(crate) changes: Mutex<Vec<AuthorizationChange>>,
 }
 
 impl RegistryEvents for RecordedEvents {
     fn certificate_revoked(&self, certificate_id: &str) {
         self.revoked.lock().unwrap().push(certificate_id.to_owned());
+    }
+
+    fn authorization_changed(&self, change: &AuthorizationChange) {
+        self.changes.lock().unwrap().push(change.clone());
+    }
+}
+
+impl TestApi {
+    /// The authorization changes announced since the last call, emptied.
+    pub(crate) fn take_changes(&self) -> Vec<AuthorizationChange> {
+        std::mem::take(&mut *self.events.changes.lock().unwrap())
     }
 }
 

@@ -9,6 +9,7 @@ mod certificates;
 mod endpoint;
 #[allow(dead_code)]
 mod harness;
+mod policies;
 mod principals;
 mod tags;
 mod thing_groups;

@@ -140,10 +140,15 @@ impl Connection {
             }
         }
         // Topics starting with `$` are the server's [MQTT-4.7.2-1]: clients may not publish to
-        // them (none is served yet), and the authorizer decides the rest.
-        if topic.is_system() || !self.authz.publish(&topic, publish.qos, publish.retain) {
-            debug!(message = "Publish not authorized.", client_id = %self.client_id, topic = %topic.as_str());
+        // them (none is served yet). The message is refused as any other (5.0: 0x87 for QoS 1
+        // and 2) but, not being a policy decision, a 3.1.1 client keeps its connection.
+        if topic.is_system() {
+            debug!(message = "Publish to a server topic refused.", client_id = %self.client_id, topic = %topic.as_str());
+            self.counts.publishes_denied += 1;
             return self.acknowledge(&publish, ReasonCode::NotAuthorized);
+        }
+        if !self.authz.publish(&topic, publish.qos, publish.retain) {
+            return self.deny_publish(&publish, &topic);
         }
 
         let mut properties = std::mem::take(&mut publish.properties);
@@ -175,6 +180,21 @@ impl Connection {
             ReasonCode::NoMatchingSubscribers
         };
         self.acknowledge(&publish, reason)
+    }
+
+    /// Answers a PUBLISH the authorizer refused, as AWS IoT does: a 5.0 client gets PUBACK or
+    /// PUBREC 0x87 Not authorized for QoS 1 and 2, and its QoS 0 message is dropped, the
+    /// connection kept; a 3.1.1 client, whose protocol has no negative acknowledgement, is
+    /// disconnected (no acknowledgement is sent, so it cannot take the message as accepted).
+    #[cold]
+    fn deny_publish(&mut self, publish: &Publish, topic: &TopicName) -> Result<(), Close> {
+        debug!(message = "Publish not authorized.", client_id = %self.client_id, topic = %topic.as_str(), qos = ?publish.qos);
+        self.counts.publishes_denied += 1;
+        if self.version == ProtocolVersion::V5 {
+            self.acknowledge(publish, ReasonCode::NotAuthorized)
+        } else {
+            Err(Close::Server(ReasonCode::NotAuthorized))
+        }
     }
 
     /// The topic of a PUBLISH, through its Topic Alias if it uses one (§3.3.2.3.4).

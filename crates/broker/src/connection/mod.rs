@@ -22,7 +22,7 @@ use mqtt_topic::TopicName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::debug;
 
-use crate::auth::{ConnectRequest, ConnectionAuthorizer, Principal};
+use crate::auth::{AuthorizationSignal, ConnectRequest, ConnectionAuthorizer, Principal};
 use crate::core::Core;
 use crate::message::{Delivery, Message};
 use crate::metrics::Metrics;
@@ -291,6 +291,10 @@ async fn accept(
     };
     let session_expiry = requested_expiry.min(config.max_session_expiry);
 
+    // The control exists before the authorizer is asked, so the authorizer can keep the
+    // connection's signal from the start: rights that change while the session is being
+    // attached are then rechecked as soon as the connection task runs.
+    let control = Arc::new(ConnectionControl::default());
     let request = ConnectRequest {
         principal: &principal,
         client_id: &client_id,
@@ -298,16 +302,20 @@ async fn accept(
         persistent: session_expiry > 0,
         username: connect.username.as_deref(),
         will_topic: will_topic.as_ref(),
+        signal: AuthorizationSignal::new(control.clone()),
     };
-    let authz = core
-        .authorizer
-        .authorize_connect(&request)
-        .await
-        .map_err(refuse)?;
+    let authz = match core.authorizer.authorize_connect(&request).await {
+        Ok(authz) => authz,
+        Err(reason) => {
+            control.mark_finished();
+            return Err(refuse(reason));
+        }
+    };
     if let (Some(will), Some(topic)) = (&connect.will, &will_topic) {
         // The will is published on the client's behalf, so it obeys the rule of its PUBLISH:
         // topics starting with `$` are the server's [MQTT-4.7.2-1] (see `on_publish`).
         if topic.is_system() || !authz.publish(topic, will.qos, will.retain) {
+            control.mark_finished();
             return Err(refuse(ReasonCode::NotAuthorized));
         }
     }
@@ -322,7 +330,6 @@ async fn accept(
         server_keep_alive = Some(max);
     }
 
-    let control = Arc::new(ConnectionControl::default());
     let id = core.sessions.connection_id();
     let certificate_id = principal
         .certificate
@@ -533,6 +540,7 @@ struct PendingCounts {
     publish_sent: u64,
     publish_unrouted: u64,
     deliveries_dropped: u64,
+    publishes_denied: u64,
 }
 
 impl PendingCounts {
@@ -546,6 +554,7 @@ impl PendingCounts {
                 &metrics.deliveries_dropped_total,
                 pending.deliveries_dropped,
             ),
+            (&metrics.publishes_denied_total, pending.publishes_denied),
         ] {
             if n > 0 {
                 Metrics::add(counter, n);
@@ -566,9 +575,17 @@ impl Connection {
         W: AsyncWrite + Unpin,
     {
         if self.session_present {
-            let session = self.session.clone();
-            let mut state = session.state.lock();
-            self.encoder().resend_inflight(&mut state, Instant::now());
+            // The resumed session's subscriptions were made under the rights of an earlier
+            // connection: those this connection may not make are removed before anything is
+            // delivered. (Messages sent before and unacknowledged are resent regardless: they
+            // were authorized when first sent, and a QoS 2 flow must be completed.)
+            if self.recheck_authorization() {
+                let session = self.session.clone();
+                let mut state = session.state.lock();
+                self.encoder().resend_inflight(&mut state, Instant::now());
+            } else {
+                self.control.close(ReasonCode::NotAuthorized);
+            }
         }
         let core = self.core.clone();
         let control = self.control.clone();
@@ -583,6 +600,9 @@ impl Connection {
             self.counts.flush(&core.metrics);
             if let Some(reason) = control.reason() {
                 break Close::Server(reason);
+            }
+            if control.take_recheck() && !self.recheck_authorization() {
+                break Close::Server(ReasonCode::NotAuthorized);
             }
             if session.mailbox.take_overflow() {
                 break Close::Server(ReasonCode::QuotaExceeded);
@@ -608,7 +628,7 @@ impl Connection {
                 .unwrap_or_else(tokio::time::Instant::now);
             tokio::select! {
                 biased;
-                _ = control.closed() => {}
+                _ = control.signalled() => {}
                 _ = core.shutdown.cancelled() => break Close::Server(ReasonCode::ServerShuttingDown),
                 read = reader.read_buf(&mut rbuf), if can_read => {
                     match read {
@@ -679,6 +699,50 @@ impl Connection {
         };
         self.counts.flush(&core.metrics);
         self.finish(writer, close).await;
+    }
+
+    /// Re-evaluates the connection's rights, after its authorizer signalled a change or when it
+    /// resumes a session: `false` if it may no longer stay connected; otherwise every
+    /// subscription of the session that it may no longer make is removed from the session and
+    /// the router (and the store, for a persistent session).
+    fn recheck_authorization(&mut self) -> bool {
+        if !self.authz.connect() {
+            debug!(message = "Connection no longer authorized.", client_id = %self.client_id);
+            return false;
+        }
+        let revoked = {
+            let mut state = self.session.state.lock();
+            if !self.session.is_owned_by(self.id) {
+                // Taken over: the subscriptions are the new owner's now, decided by its rights
+                // (and this connection is closing).
+                return true;
+            }
+            let refused: Vec<Box<str>> = state
+                .subscriptions
+                .iter()
+                .filter(|(_, stored)| !self.authz.subscribe(&stored.filter))
+                .map(|(text, _)| text.clone())
+                .collect();
+            // Removed under the state lock (the order SUBSCRIBE takes too), so the session and
+            // the router agree whenever the lock is free.
+            for text in &refused {
+                if let Some(stored) = state.subscriptions.remove(text) {
+                    self.core
+                        .router
+                        .unsubscribe(&stored.filter, self.session.key());
+                }
+            }
+            refused
+        };
+        if !revoked.is_empty() {
+            debug!(message = "Subscriptions revoked.", client_id = %self.client_id, filters = ?revoked);
+            Metrics::add(
+                &self.core.metrics.subscriptions_revoked_total,
+                revoked.len() as u64,
+            );
+            self.core.save_session(&self.session);
+        }
+        true
     }
 
     /// Takes the congested subscribers routing reported and starts the back-pressure wait.
@@ -818,6 +882,7 @@ impl Connection {
         if let Some(certificate_id) = &self.certificate_id {
             self.core.untrack_certificate(certificate_id, self.id);
         }
+        self.control.mark_finished();
         let will = if publish_will { self.will.take() } else { None };
         // The will is authorized again when it is armed: the connection's rights may have
         // changed since CONNECT.

@@ -200,4 +200,23 @@ impl ThingGroupStore for SqliteStore {
         )
         .await
     }
+
+    async fn ancestors_of_groups(&self, groups: &[String]) -> Result<Vec<String>, StoreError> {
+        // Up the parent chains from the given groups in one recursive query (portable: SQLite
+        // and PostgreSQL both have `WITH RECURSIVE`); UNION keeps each group once where chains
+        // meet.
+        let select = "WITH RECURSIVE up (name, parent) AS (\
+             SELECT name, parent FROM thing_groups WHERE name IN ({keys}) \
+             UNION SELECT g.name, g.parent FROM thing_groups g JOIN up ON g.name = up.parent) \
+             SELECT name FROM up ORDER BY name";
+        let names = self
+            .fetch_in(select, groups, |row| column::<String>(row, "name"))
+            .await?;
+        // Several chunks of `groups` may reach the same ancestors.
+        Ok(names
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect())
+    }
 }

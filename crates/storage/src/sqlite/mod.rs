@@ -5,6 +5,7 @@ mod access_keys;
 mod attributes;
 mod certificates;
 mod groups;
+mod policies;
 mod principals;
 mod tags;
 mod thing_types;
@@ -197,6 +198,41 @@ impl SqliteStore {
         self.fetch_page(query, page, decode, token).await
     }
 
+    /// Runs a query over a list of keys in one read transaction, so that every row comes from
+    /// one snapshot: `select` holds `{keys}` where the list's placeholders go (`IN ({keys})`,
+    /// numbered from `$1`), and runs once per [`IN_LIST_CHUNK`] keys; the rows of all runs
+    /// are decoded by `decode`, in the order received. No keys, no query (`IN ()` is not
+    /// portable SQL).
+    pub(crate) async fn fetch_in<T>(
+        &self,
+        select: &str,
+        keys: &[String],
+        decode: impl Fn(&SqliteRow) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut items = Vec::new();
+        for chunk in keys.chunks(IN_LIST_CHUNK) {
+            let placeholders = (1..=chunk.len())
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut query =
+                sqlx::query(sqlx::AssertSqlSafe(select.replace("{keys}", &placeholders)));
+            for key in chunk {
+                query = query.bind(key.clone());
+            }
+            let rows = query.fetch_all(&mut *tx).await.map_err(backend)?;
+            for row in &rows {
+                items.push(decode(row)?);
+            }
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(items)
+    }
+
     /// Inserts a record unless its key is taken, in one write transaction: `insert` is an
     /// `INSERT ... ON CONFLICT DO NOTHING`; when it inserts nothing, `existing` (a SELECT by
     /// the key) reads the record that holds the key, decoded by `decode`, and nothing is
@@ -216,6 +252,12 @@ impl SqliteStore {
         Ok(Inserted::Created)
     }
 }
+
+/// The most keys one `IN (...)` list of [`SqliteStore::fetch_in`] binds: far below the most
+/// parameters a statement may have (SQLite: 32,766; PostgreSQL: 65,535), and more than a
+/// connection's targets (a certificate and the thing groups of its things) ever number, so the
+/// lists the authorizer reads take one query.
+pub(crate) const IN_LIST_CHUNK: usize = 500;
 
 /// A statement with its values bound, as `sqlx::query(...).bind(...)` makes it.
 pub(crate) type Statement = sqlx::query::Query<'static, Sqlite, SqliteArguments>;

@@ -8,6 +8,7 @@
 mod access_keys;
 mod certificates;
 mod groups;
+mod policies;
 mod principals;
 mod sqlite;
 mod support;
@@ -81,6 +82,28 @@ macro_rules! cases {
                 both_directions_page,
                 missing,
                 concurrent_attaches_one_wins,
+            ],
+            policies: [
+                insert_if_absent,
+                concurrent_inserts_one_wins,
+                missing,
+                round_trip,
+                versions_and_the_default,
+                version_ids_are_not_reused,
+                version_limit,
+                concurrent_versions_respect_the_limit,
+                delete_version,
+                delete_policy_conflicts,
+                concurrent_delete_and_attach,
+                list_pages,
+                attach_and_detach,
+                attach_limit,
+                concurrent_attaches_respect_the_limit,
+                detach_all,
+                attachments_page,
+                attached_policies,
+                policies_with_default_versions,
+                ancestors_of_groups,
             ],
             tags: [
                 tag_upserts,

@@ -1,5 +1,6 @@
 //! The AWS CLI (v1, from PyPI) as a person uses it with thingd: no flag, only the two variables
-//! `thingd serve` prints. It creates a thing and a certificate, attaches them and lists them;
+//! `thingd serve` prints. It creates a thing and a certificate, attaches them and lists them,
+//! creates a policy and attaches it to the certificate (without one a device may do nothing);
 //! mosquitto connects with that certificate over TLS; `update-certificate --new-status INACTIVE`
 //! drops the open connections within a second and refuses new ones. Once with an in-process
 //! server, once with the real `thingd` binary on a fresh data directory, restarted.
@@ -29,9 +30,12 @@ struct CliDevice {
     key: PathBuf,
 }
 
+/// What the CLI's devices may do: connect, publish, subscribe and receive anywhere.
+const DEVICE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iot:Connect","iot:Publish","iot:Subscribe","iot:Receive"],"Resource":"*"}]}"#;
+
 /// The done-when's provisioning: `create-thing`, `create-keys-and-certificate --set-as-active`
-/// into files, `attach-thing-principal`, then `list-things` and `list-thing-principals` show
-/// them.
+/// into files, `attach-thing-principal`, `create-policy` and `attach-policy` to the certificate,
+/// then `list-things` and `list-thing-principals` show them.
 async fn provision(env: &AwsEnv, thing: &str, dir: &Path) -> CliDevice {
     let created = env
         .aws_json(&["iot", "create-thing", "--thing-name", thing])
@@ -82,6 +86,30 @@ async fn provision(env: &AwsEnv, thing: &str, dir: &Path) -> CliDevice {
         Value::Null,
         "attach-thing-principal prints nothing"
     );
+    let policy = format!("{thing}-policy");
+    let created = env
+        .aws_json(&[
+            "iot",
+            "create-policy",
+            "--policy-name",
+            &policy,
+            "--policy-document",
+            DEVICE_POLICY,
+        ])
+        .await;
+    assert_eq!(created["policyName"], policy.as_str(), "{created}");
+    assert_eq!(created["policyVersionId"], "1", "{created}");
+    let attached = env
+        .aws_json(&[
+            "iot",
+            "attach-policy",
+            "--policy-name",
+            &policy,
+            "--target",
+            &certificate_arn,
+        ])
+        .await;
+    assert_eq!(attached, Value::Null, "attach-policy prints nothing");
     let things = env.aws_json(&["iot", "list-things"]).await;
     assert!(
         things["things"]

@@ -1,5 +1,5 @@
 //! End to end: certificates made through the API (by the AWS SDK for Rust) decide which devices
-//! connect over MQTT/TLS. A certificate from CreateKeysAndCertificate or CreateCertificateFromCsr
+//! connect over MQTT/TLS, once a policy allowing it is attached (AttachPolicy). A certificate from CreateKeysAndCertificate or CreateCertificateFromCsr
 //! connects; deactivating it closes its open connections within a second and refuses new ones; a
 //! certificate from an unregistered CA is refused at CONNECT; once its CA is registered
 //! (RegisterCACertificate with the registration code) and the certificate too
@@ -15,10 +15,10 @@ use tokio::time::Instant;
 use testkit::mosquitto::{Endpoint, TlsFiles, mosquitto_pub_output};
 
 use crate::support::{
-    Closed, Device, TestCa, assert_error, certificate_from_csr, certificate_status,
-    certificates_of_ca, create_active_certificate, describe_certificate, new_key,
-    register_active_ca, registration_code, server_with_sdk, set_ca_status, set_certificate_status,
-    write,
+    Closed, DEVICE_POLICY, Device, TestCa, allow_everything, assert_error, certificate_from_csr,
+    certificate_status, certificates_of_ca, create_active_certificate, describe_certificate,
+    new_key, register_active_ca, registration_code, server_with_sdk, set_ca_status,
+    set_certificate_status, write,
 };
 
 /// How soon after the API call returns an open connection must be closed: "at once" in
@@ -49,6 +49,9 @@ async fn a_certificate_from_create_keys_and_certificate_connects_until_made_inac
     let id = created.certificate_id().unwrap();
     let cert = created.certificate_pem().unwrap();
     let key = created.key_pair().unwrap().private_key().unwrap();
+    // ACTIVE but held to no policy: refused, like any device without one.
+    Device::assert_refused(&server, cert, key, "keys-v5", V5, "no policy attached").await;
+    allow_everything(&iot, created.certificate_arn().unwrap()).await;
 
     let mut v5 = Device::connect(&server, cert, key, "keys-v5", V5)
         .await
@@ -94,6 +97,7 @@ async fn a_certificate_signed_from_a_csr_connects_once_active() {
     let signed = certificate_from_csr(&iot, &key, "csr-sensor").await;
     let cert = signed.certificate_pem().unwrap();
     let id = signed.certificate_id().unwrap();
+    allow_everything(&iot, signed.certificate_arn().unwrap()).await;
     let why = "INACTIVE until set active";
     Device::assert_refused(&server, cert, &key_pem, "csr-sensor", V5, why).await;
     set_certificate_status(&iot, id, CertificateStatus::Active).await;
@@ -102,9 +106,21 @@ async fn a_certificate_signed_from_a_csr_connects_once_active() {
         .expect("a certificate signed from a CSR connects with the CSR's key");
     device.ping().await;
 
-    // Deleting it (deactivated first, as AWS requires) refuses it too.
+    // Deleting it (deactivated and its policy detached first, as AWS requires) refuses it too.
     set_certificate_status(&iot, id, CertificateStatus::Inactive).await;
     device.closed().await;
+    assert_error!(
+        iot.delete_certificate().certificate_id(id).send().await,
+        409,
+        is_delete_conflict_exception,
+        "a certificate with a policy attached"
+    );
+    iot.detach_policy()
+        .policy_name(DEVICE_POLICY)
+        .target(signed.certificate_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
     iot.delete_certificate()
         .certificate_id(id)
         .send()
@@ -184,6 +200,7 @@ async fn a_registered_ca_lets_its_registered_certificates_connect_until_deactiva
 
     let registered = register().ca_certificate_pem(&ca.pem).send().await.unwrap();
     let id = registered.certificate_id().unwrap().to_owned();
+    allow_everything(&iot, registered.certificate_arn().unwrap()).await;
     let description = describe_certificate(&iot, &id).await;
     assert_eq!(description.ca_certificate_id(), Some(ca_id.as_str()));
     assert_eq!(certificates_of_ca(&iot, &ca_id).await, [id.as_str()]);

@@ -1,5 +1,5 @@
 //! Restart: what AWS clients created (things, types, groups, certificates, a CA, attachments,
-//! tags) is all there after thingd stops and starts again on the same data directory, devices
+//! tags, policies) is all there after thingd stops and starts again on the same data directory, devices
 //! connect as before, and the admin key and the two files for AWS clients still work.
 
 use std::collections::HashMap;
@@ -10,9 +10,9 @@ use testkit::TestServer;
 use thingd_broker::BrokerConfig;
 
 use crate::support::{
-    AwsEnv, Device, TestCa, arn, attributes, certificate_from_csr, certificate_status,
-    certificates_of_ca, create_active_certificate, new_key, register_active_ca, registration_code,
-    sdk, server_with_sdk, tag, tags_of,
+    AwsEnv, Device, TestCa, allow_everything, arn, attributes, certificate_from_csr,
+    certificate_status, certificates_of_ca, create_active_certificate, new_key, register_active_ca,
+    registration_code, sdk, server_with_sdk, tag, tags_of,
 };
 
 #[tokio::test]
@@ -58,12 +58,15 @@ async fn the_registry_the_admin_key_and_the_aws_files_survive_a_restart() {
     let ca = TestCa::new("Meter CA");
     let ca_id = register_active_ca(&iot, &ca, &code).await;
     let (vendor_cert, vendor_key) = ca.issue("meter-vendor");
-    iot.register_certificate()
+    let vendor = iot
+        .register_certificate()
         .certificate_pem(&vendor_cert)
         .status(CertificateStatus::Active)
         .send()
         .await
         .unwrap();
+    allow_everything(&iot, keys.certificate_arn().unwrap()).await;
+    allow_everything(&iot, vendor.certificate_arn().unwrap()).await;
     Device::connect(&server, &cert, &key, "meter-1", ProtocolVersion::V5)
         .await
         .expect("connects before the restart");

@@ -182,6 +182,36 @@ pub(crate) async fn create_active_certificate(iot: &Client) -> CreateKeysAndCert
         .expect("CreateKeysAndCertificate")
 }
 
+/// The policy [`allow_everything`] attaches: connect, publish, subscribe and receive anywhere.
+pub(crate) const DEVICE_POLICY: &str = "device-allow-all";
+
+/// Lets the certificate `certificate_arn` do anything, as a user provisioning a device does:
+/// CreatePolicy (once per server) and AttachPolicy. Without a policy a device may not even
+/// connect.
+pub(crate) async fn allow_everything(iot: &Client, certificate_arn: &str) {
+    let created = iot
+        .create_policy()
+        .policy_name(DEVICE_POLICY)
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iot:Connect","iot:Publish","iot:Subscribe","iot:Receive"],"Resource":"*"}]}"#,
+        )
+        .send()
+        .await;
+    if let Err(error) = created {
+        let error = error.into_service_error();
+        assert!(
+            error.is_resource_already_exists_exception(),
+            "CreatePolicy: {error:?}"
+        );
+    }
+    iot.attach_policy()
+        .policy_name(DEVICE_POLICY)
+        .target(certificate_arn)
+        .send()
+        .await
+        .expect("AttachPolicy");
+}
+
 /// CreateCertificateFromCsr for a CSR of `key` for `CN=<common_name>`.
 pub(crate) async fn certificate_from_csr(
     iot: &Client,

@@ -1,12 +1,16 @@
-//! The real `thingd` binary, as a person runs it: `thingd serve` on a fresh data directory,
-//! `thingd cert issue` for a device, mosquitto clients over TLS and plain TCP, the HTTP listener,
-//! then SIGTERM and a clean exit; and the data directory's permissions.
+//! The real `thingd` binary, as a person runs it (README's quick start): `thingd serve` on a
+//! fresh data directory with `--mqtt-tcp-policy`, `thingd cert issue` for a device, a policy
+//! created and attached with the AWS CLI, mosquitto clients over TLS and plain TCP, the HTTP
+//! listener, then SIGTERM and a clean exit; and the data directory's permissions. Needs the AWS
+//! CLI (PyPI: awscli) besides mosquitto-clients.
 
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use mqtt_codec::ProtocolVersion;
+
+use serde_json::Value;
 
 use crate::support::{Endpoint, Finished, Proc, Subscriber, TlsFiles, http_get, run};
 
@@ -46,6 +50,31 @@ async fn cert_issue(data: &Path, out: &Path) -> Finished {
     .await
 }
 
+/// What the quick start's devices may do: connect, publish, subscribe and receive anywhere.
+const DEVICE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iot:Connect","iot:Publish","iot:Subscribe","iot:Receive"],"Resource":"*"}]}"#;
+
+/// Runs `aws` with the two variables `thingd serve` prints for the data directory `data`, checks
+/// that it succeeded, and returns its JSON output (`Null` when it printed nothing).
+async fn aws(data: &Path, args: &[&str]) -> Value {
+    testkit::process::require_tool("aws");
+    let mut command = tokio::process::Command::new("aws");
+    command
+        .env("AWS_SHARED_CREDENTIALS_FILE", data.join("credentials"))
+        .env("AWS_CONFIG_FILE", data.join("aws-config"))
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_ENDPOINT_URL")
+        .args(args);
+    let finished = Proc::spawn_command("aws", command, None).finish().await;
+    finished.assert_success(&format!("aws {}", args.join(" ")));
+    let text = finished.stdout.join("\n");
+    if text.trim().is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("aws printed no JSON ({e}): {text}"))
+}
+
 #[tokio::test]
 async fn thingd_binary_serve_cert_issue_and_sigterm() {
     let tmp = tempfile::tempdir().expect("a temporary directory");
@@ -63,6 +92,8 @@ async fn thingd_binary_serve_cert_issue_and_sigterm() {
             &mqtt.to_string(),
             "--mqtt-tcp",
             &mqtt_tcp.to_string(),
+            "--mqtt-tcp-policy",
+            "dev-all",
             "--api",
             &api.to_string(),
         ])
@@ -99,6 +130,37 @@ async fn thingd_binary_serve_cert_issue_and_sigterm() {
         "cert issue overwrote an existing key without --force: {again:?}"
     );
 
+    // Without a policy the device may do nothing: create one and attach it to its certificate.
+    aws(
+        &data,
+        &[
+            "iot",
+            "create-policy",
+            "--policy-name",
+            "dev-all",
+            "--policy-document",
+            DEVICE_POLICY,
+        ],
+    )
+    .await;
+    let listed = aws(&data, &["iot", "list-certificates"]).await;
+    let certificate_arn = listed["certificates"][0]["certificateArn"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the issued certificate is listed: {listed}"))
+        .to_owned();
+    aws(
+        &data,
+        &[
+            "iot",
+            "attach-policy",
+            "--policy-name",
+            "dev-all",
+            "--target",
+            &certificate_arn,
+        ],
+    )
+    .await;
+
     // TLS with the issued bundle, both versions, reached as `localhost` like the README's
     // example (the server certificate must name it), and plain TCP.
     let tls = Endpoint::tls(mqtt, TlsFiles::bundle(&device)).with_host("localhost");
@@ -109,6 +171,7 @@ async fn thingd_binary_serve_cert_issue_and_sigterm() {
             .await;
         sub.finish_ok().await;
     }
+    // Plain TCP: held to the same policy, named by --mqtt-tcp-policy.
     let tcp = Endpoint::tcp(mqtt_tcp);
     let mut sub = Subscriber::start(&tcp, ProtocolVersion::V5, "smoke/tcp", 2, &["-C", "1"]).await;
     // Across listeners: published over TLS, received over TCP.

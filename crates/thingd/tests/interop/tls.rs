@@ -71,7 +71,8 @@ async fn mosquitto_without_client_certificate_is_refused() {
 /// another CA, same subject names and key type) completes the handshake, which only proves the
 /// client holds its key, and CONNECT is refused with Not authorized (3.1.1 return code 5, 5.0
 /// reason 0x87), for mosquitto_pub and a rustls client alike. Registered, the same certificate
-/// connects (AWS IoT's RegisterCertificateWithoutCA), and set INACTIVE it is refused again.
+/// connects (AWS IoT's RegisterCertificateWithoutCA) once a policy allows it, and set INACTIVE
+/// it is refused again.
 #[tokio::test]
 async fn the_registry_decides_which_certificates_connect() {
     let server = TestServer::start().await.expect("server starts");
@@ -132,6 +133,19 @@ async fn the_registry_decides_which_certificates_connect() {
     thingd_registry::CertificateStore::insert_certificate(server.store(), &record)
         .await
         .expect("registered");
+    // Registered and ACTIVE, but held to no policy: still refused.
+    let stream = tls_connect(server.mqtt_tls, config.clone())
+        .await
+        .expect("the handshake completes");
+    assert_eq!(connack(stream).await, ReasonCode::NotAuthorized);
+    thingd_registry::PolicyStore::attach_policy(
+        server.store(),
+        testkit::ALLOW_ALL_POLICY,
+        &server.arn(thingd_registry::ArnKind::Certificate, &rogue.certificate_id),
+        10,
+    )
+    .await
+    .expect("a policy attached");
     let stream = tls_connect(server.mqtt_tls, config.clone())
         .await
         .expect("the handshake completes");

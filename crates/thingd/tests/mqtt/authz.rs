@@ -1,6 +1,7 @@
 //! The authorization seam: a test [`Authorizer`] that refuses some connections, denies a topic
 //! for publish, a filter for subscribe and a topic for receive, and records every principal;
-//! checked from both protocol versions over TLS and TCP.
+//! checked from both protocol versions over TLS and TCP. Rights that change while connected are
+//! in `authz_live`.
 
 use std::sync::{Arc, Mutex};
 
@@ -79,24 +80,55 @@ async fn a_denied_publish_is_refused_and_not_delivered() {
     let mut watcher = Client::connect(&server, Net::Tcp, V5, "watcher").await;
     watcher.subscribe("#", QoS::AtLeastOnce).await;
     let mut v5 = Client::connect(&server, Net::Tls, V5, "publisher-v5").await;
-    // 5.0: PUBACK / PUBREC 0x87 Not authorized (§3.4.2.1).
+    // 5.0: PUBACK / PUBREC 0x87 Not authorized (§3.4.2.1); QoS 0 is dropped, the connection
+    // kept (it goes on to publish the marker below).
     let forbidden = ["forbidden/a", "forbidden/b", "forbidden/c", "forbidden/d"];
     publish_unauthorized(&mut v5, forbidden).await;
-    // 3.1.1 cannot refuse a PUBLISH: a positive acknowledgement, and the message is dropped.
-    let mut v3 = Client::connect(&server, Net::Tls, V3, "publisher-v3").await;
-    v3.publish1_ok("forbidden/e", b"x").await;
-    let qos2 = publish_packet("forbidden/f", b"x", QoS::ExactlyOnce, 92);
-    assert_eq!(v3.publish_acked(qos2).await, ReasonCode::Success);
+    // 3.1.1 cannot refuse a PUBLISH: as AWS IoT does, the server closes the connection without
+    // acknowledging it, whatever its QoS.
+    for (qos, topic) in [
+        (QoS::AtMostOnce, "forbidden/e"),
+        (QoS::AtLeastOnce, "forbidden/f"),
+        (QoS::ExactlyOnce, "forbidden/g"),
+    ] {
+        let mut v3 = Client::connect(&server, Net::Tls, V3, "publisher-v3").await;
+        let mut publish = publish_packet(topic, b"x", qos, 92);
+        publish.retain = qos == QoS::AtLeastOnce;
+        v3.send(&Packet::Publish(publish)).await;
+        let before = v3.expect_close().await;
+        assert!(before.is_empty(), "{qos:?}: {before:?}");
+    }
+    assert_eq!(
+        Metrics::get(&server.broker().metrics().publishes_denied_total),
+        7
+    );
 
     // Neither delivered nor retained.
     assert_none_delivered_or_retained(
         &server,
         &mut watcher,
-        &mut v3,
+        &mut v5,
         "allowed/marker",
         "forbidden/#",
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_to_a_server_topic_is_refused_without_closing() {
+    let (server, _) = start_authorized(BrokerConfig::default()).await;
+    // `$` topics are the server's [MQTT-4.7.2-1]: refused whatever the authorizer says, and a
+    // 3.1.1 client keeps its connection (a positive PUBACK, the message dropped).
+    let mut v3 = Client::connect(&server, Net::Tls, V3, "system-v3").await;
+    assert_eq!(v3.publish1("$SYS/x", b"x").await, ReasonCode::Success);
+    let mut v5 = Client::connect(&server, Net::Tcp, V5, "system-v5").await;
+    assert_eq!(v5.publish1("$SYS/x", b"x").await, ReasonCode::NotAuthorized);
+    assert_eq!(
+        Metrics::get(&server.broker().metrics().publishes_denied_total),
+        2
+    );
+    v3.ping().await;
+    v5.ping().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,6 +163,16 @@ async fn a_denied_subscribe_gets_a_failure_code() {
         client.disconnect().await;
         publisher.disconnect().await;
     }
+    // On the wire, 3.1.1's refusal is the Failure return code, for that filter only.
+    let suback = mqtt_codec::SubAck {
+        packet_id: pid(9),
+        properties: Default::default(),
+        reason_codes: vec![ReasonCode::NotAuthorized, ReasonCode::GrantedQoS1],
+    };
+    assert_eq!(
+        encoded(V3, &Packet::SubAck(suback)),
+        [0x90, 0x04, 0x00, 0x09, 0x80, 0x01]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,9 +246,17 @@ async fn a_denied_connect_gets_not_authorized() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_will_the_client_may_not_publish_refuses_the_connect() {
     let (server, _) = start_authorized(BrokerConfig::default()).await;
-    let mut connect = connect_packet(V5, "bad-will");
-    connect.will = Some(will("forbidden/will", b"x", QoS::AtMostOnce, false));
-    Client::connect_refused(&server, Net::Tls, connect, ReasonCode::NotAuthorized).await;
+    for (version, net) in ALL {
+        // 5.0: CONNACK 0x87; 3.1.1: return code 5 Not authorized (decoded as 0x87).
+        let mut connect = connect_packet(version, "bad-will");
+        connect.will = Some(will("forbidden/will", b"x", QoS::AtMostOnce, false));
+        Client::connect_refused(&server, net, connect, ReasonCode::NotAuthorized).await;
+    }
+    assert_eq!(
+        Metrics::get(&server.broker().metrics().connections_refused_total),
+        4
+    );
+    assert_serving(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod authz;
+mod authz_live;
 mod clients;
 mod connect;
 mod limits;
