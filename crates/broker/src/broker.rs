@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mqtt_topic::{TopicFilter, TopicName};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -14,6 +15,8 @@ use crate::auth::{Authorizer, ClientCertificate, ListenerKind, Principal};
 use crate::config::BrokerConfig;
 use crate::connection;
 use crate::core::Core;
+use crate::hooks::{HookId, HookOptions, PublishHook, PublishOrigin};
+use crate::message::Message;
 use crate::metrics::{Metrics, render_gauge};
 use crate::store::{MemorySessionStore, SessionStore};
 
@@ -124,6 +127,62 @@ impl Broker {
     pub fn disconnect_certificate(&self, certificate_id: &str) -> usize {
         self.core
             .close_certificate(certificate_id, mqtt_codec::ReasonCode::NotAuthorized)
+    }
+
+    /// Registers `hook` to see the messages published on topics matching `filter` (see
+    /// [`PublishHook`]); `options` says whether clients may publish to the `$` topics it serves
+    /// and whether its messages reach subscribers at all. A filter starting with a wildcard does
+    /// not match `$` topics [MQTT-4.7.2-1]: a hook for `$aws/...` topics names them.
+    pub fn add_publish_hook(
+        &self,
+        filter: TopicFilter,
+        options: HookOptions,
+        hook: Arc<dyn PublishHook>,
+    ) -> HookId {
+        self.core.hooks.add(filter, options, hook)
+    }
+
+    /// Unregisters a hook; unknown ids are ignored. A publish already under way may still show
+    /// it one more message.
+    pub fn remove_publish_hook(&self, id: HookId) {
+        self.core.hooks.remove(id);
+    }
+
+    /// Publishes a message as the server: stored if retained (an empty retained payload clears
+    /// the topic's retained message), routed to subscribers (each delivery still passes the
+    /// subscriber's `receive` authorization), and shown to hooks, except `from_hook`'s own.
+    /// Never refused by publish authorization; `$` topics are allowed. A hook marked
+    /// [`HookOptions::hook_only`] for the topic keeps it from subscribers and retained storage.
+    /// Returns how many sessions it was queued for.
+    pub fn publish(
+        &self,
+        message: Message,
+        origin: &PublishOrigin,
+        from_hook: Option<HookId>,
+    ) -> usize {
+        let mut message = message;
+        // The session key is the broker's business (No Local): a message from outside was
+        // published by no session, whatever it says.
+        message.origin = None;
+        self.core
+            .publish(Arc::new(message), origin, from_hook)
+            .delivered
+    }
+
+    /// The retained message of `topic`, unless it expired.
+    pub fn retained_message(&self, topic: &TopicName) -> Option<Arc<Message>> {
+        self.core
+            .retained
+            .get(topic.as_str(), std::time::Instant::now())
+    }
+
+    /// Up to `limit` retained messages, unexpired, whose topics come after `after` in topic
+    /// (byte) order, in that order: pass the last topic of a page to get the next one. Each call
+    /// scans every retained topic (see [`crate::retained::RetainedStore::page`]).
+    pub fn retained_messages(&self, after: Option<&str>, limit: usize) -> Vec<Arc<Message>> {
+        self.core
+            .retained
+            .page(after, limit, std::time::Instant::now())
     }
 
     /// The broker's counters.

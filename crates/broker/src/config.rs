@@ -65,6 +65,9 @@ pub struct BrokerConfig {
     pub backpressure_timeout: Duration,
     /// How long a shutdown waits for connections to flush before giving up.
     pub shutdown_grace: Duration,
+    /// Whether AWS IoT lifecycle events (`$aws/events/presence/...` and
+    /// `$aws/events/subscriptions/...`) are published; AWS IoT always publishes them.
+    pub lifecycle_events: bool,
 }
 
 impl Default for BrokerConfig {
@@ -90,6 +93,7 @@ impl Default for BrokerConfig {
             topic_limits: TopicLimits::MQTT,
             backpressure_timeout: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(5),
+            lifecycle_events: true,
         }
     }
 }

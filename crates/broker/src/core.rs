@@ -10,6 +10,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::Authorizer;
 use crate::config::BrokerConfig;
+use crate::hooks::{HookId, HookScratch, Hooks, PublishOrigin};
+use crate::lifecycle::DisconnectReason;
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::retained::RetainedStore;
@@ -33,6 +35,8 @@ pub(crate) struct Core {
     pub(crate) sessions: SessionRegistry,
     /// Retained messages.
     pub(crate) retained: RetainedStore,
+    /// The services that see published messages.
+    pub(crate) hooks: Hooks,
     /// Counters.
     pub(crate) metrics: Metrics,
     /// The authorization seam.
@@ -75,6 +79,7 @@ impl Core {
             by_certificate: Mutex::new(HashMap::new()),
             sessions: SessionRegistry::new(&config),
             retained: RetainedStore::new(config.max_retained_messages),
+            hooks: Hooks::default(),
             router: Router::new(),
             metrics: Metrics::default(),
             authorizer,
@@ -84,23 +89,49 @@ impl Core {
         })
     }
 
-    /// Routes a message that the server itself publishes (a will), storing it first if it is
-    /// retained, exactly as a client's publish would be.
-    pub(crate) fn publish(&self, message: Arc<Message>) -> RouteOutcome {
-        if message.retain {
-            self.retained.retain(&message);
-        }
-        let mut scratch = RouteScratch::default();
-        self.router.route(&message, &mut scratch)
+    /// Publishes a message on the server's account (a will, a lifecycle event, a service's
+    /// message): stored first if it is retained and routed, exactly as a client's publish would
+    /// be, unless a hook keeps it to hooks; then shown to the matching hooks but `from_hook`.
+    /// Subscribers congested by it do not hold anyone back: the server does not wait.
+    pub(crate) fn publish(
+        &self,
+        message: Arc<Message>,
+        origin: &PublishOrigin,
+        from_hook: Option<HookId>,
+    ) -> RouteOutcome {
+        let mut hooks = HookScratch::default();
+        let found = self.hooks.matching(&message.topic, from_hook, &mut hooks);
+        let outcome = if found.hook_only {
+            RouteOutcome::default()
+        } else {
+            if message.retain {
+                self.retained.retain(&message);
+            }
+            let mut scratch = RouteScratch::default();
+            self.router.route(&message, &mut scratch)
+        };
+        hooks.call(&message, origin);
+        outcome
     }
 
-    /// Publishes a will message, unless it expired while it waited.
-    pub(crate) fn publish_will(&self, will: Arc<Message>) {
+    /// Publishes a will message on behalf of `origin`, unless it expired while it waited.
+    pub(crate) fn publish_will(&self, will: Arc<Message>, origin: &PublishOrigin) {
         if will.is_expired(Instant::now()) {
             return;
         }
         Metrics::inc(&self.metrics.wills_published_total);
-        self.publish(will);
+        self.publish(will, origin, None);
+    }
+
+    /// Publishes a lifecycle event, if they are enabled and the client id allows one.
+    pub(crate) fn publish_lifecycle(&self, event: impl FnOnce() -> Option<Message>) {
+        if !self.config.lifecycle_events {
+            return;
+        }
+        if let Some(message) = event() {
+            Metrics::inc(&self.metrics.lifecycle_events_total);
+            self.publish(Arc::new(message), &PublishOrigin::server(), None);
+        }
     }
 
     /// Records that connection `id` authenticated with certificate `certificate_id`.
@@ -138,7 +169,9 @@ impl Core {
             .cloned()
             .unwrap_or_default();
         for connection in &connections {
-            connection.control.close(reason);
+            connection
+                .control
+                .close_because(reason, DisconnectReason::AuthError);
         }
         connections.len()
     }
@@ -232,7 +265,7 @@ impl Core {
                         core.forget_session(&session);
                         // [MQTT-3.1.2-8]: a will still waiting is published when the session ends.
                         if let Some(will) = will {
-                            core.publish_will(will);
+                            core.publish_will(will, &session_origin(&session));
                         }
                     }
                 }
@@ -243,21 +276,28 @@ impl Core {
 
     /// Carries out what a detach left to do: forget an ended session, publish a will now, and
     /// start the timers for a delayed will and for the session's expiry.
-    pub(crate) fn finish_detach(self: &Arc<Self>, session: &Arc<Session>, detached: Detached) {
+    /// `origin` is the connection that detached, on whose behalf its will is published.
+    pub(crate) fn finish_detach(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        detached: Detached,
+        origin: &PublishOrigin,
+    ) {
         if detached.ended {
             self.forget_session(session);
         }
         if let Some(will) = detached.will_now {
-            self.publish_will(will);
+            self.publish_will(will, origin);
         }
         if let Some((delay, generation)) = detached.will_later {
             let core = self.clone();
             let session = session.clone();
+            let origin = origin.clone();
             self.tasks.spawn(async move {
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {
                         if let Some(will) = core.sessions.take_due_will(&session, generation) {
-                            core.publish_will(will);
+                            core.publish_will(will, &origin);
                         }
                     }
                     _ = core.shutdown.cancelled() => {}
@@ -269,5 +309,14 @@ impl Core {
             self.save_session(session);
             self.schedule_expiry(session, seconds, generation);
         }
+    }
+}
+
+/// The origin of a will published when its session ends, with no connection left to describe:
+/// the session's client id.
+pub(crate) fn session_origin(session: &Session) -> PublishOrigin {
+    PublishOrigin {
+        client_id: Some(session.client_id().clone()),
+        ..PublishOrigin::default()
     }
 }

@@ -12,6 +12,8 @@ mod broker;
 pub mod config;
 mod connection;
 mod core;
+pub mod hooks;
+pub mod lifecycle;
 pub mod mailbox;
 pub mod message;
 pub mod metrics;
@@ -27,4 +29,7 @@ pub use auth::{
 };
 pub use broker::Broker;
 pub use config::{BrokerConfig, QueueOverflow};
+pub use hooks::{HookId, HookOptions, PublishHook, PublishOrigin};
+pub use lifecycle::DisconnectReason;
+pub use message::Message;
 pub use store::{MemorySessionStore, PersistedSession, PersistedSubscription, SessionStore};

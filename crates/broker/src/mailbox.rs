@@ -290,6 +290,7 @@ mod tests {
                 properties: PublishProperties::default(),
                 expires_at: None,
                 origin: None,
+                received_at_ms: 0,
             }),
             qos,
             retain: false,

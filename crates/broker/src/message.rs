@@ -3,7 +3,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use mqtt_codec::{PublishProperties, QoS};
@@ -30,9 +30,43 @@ pub struct Message {
     /// The session that published it, for No Local [MQTT-3.8.3-3]; `None` for messages the
     /// server itself publishes.
     pub origin: Option<SessionKey>,
+    /// When the server received it, in milliseconds since the Unix epoch: the last-modified
+    /// time of a retained message. A client's publishes share the time their read completed
+    /// (one clock reading per read, not per message). Eight bytes rather than a `SystemTime`'s
+    /// sixteen, since every message carries it.
+    pub received_at_ms: u64,
 }
 
 impl Message {
+    /// A message the server publishes (see [`crate::Broker::publish`]), received now, expiring
+    /// after its Message Expiry Interval if it has one, published by no session.
+    pub fn new(
+        topic: TopicName,
+        payload: Bytes,
+        qos: QoS,
+        retain: bool,
+        properties: PublishProperties,
+    ) -> Message {
+        let expires_at = properties
+            .message_expiry_interval
+            .map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
+        Message {
+            topic,
+            payload,
+            qos,
+            retain,
+            properties,
+            expires_at,
+            origin: None,
+            received_at_ms: now_ms(),
+        }
+    }
+
+    /// When the server received it.
+    pub fn received_at(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.received_at_ms)
+    }
+
     /// Whether the message has expired at `now`.
     pub fn is_expired(&self, now: Instant) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
@@ -63,8 +97,16 @@ impl Message {
             properties: self.properties.clone(),
             expires_at: self.expires_at,
             origin: self.origin,
+            received_at_ms: self.received_at_ms,
         }
     }
+}
+
+/// The current time in milliseconds since the Unix epoch (0 if the clock is set before it).
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The Subscription Identifiers one delivery carries (§3.3.4): usually none or one.

@@ -43,6 +43,7 @@ counters! {
     bytes_sent_total: "counter", "Bytes written to client connections.";
     wills_published_total: "counter", "Will messages published.";
     sessions_expired_total: "counter", "Sessions that expired.";
+    lifecycle_events_total: "counter", "AWS IoT lifecycle events published (connected, disconnected, subscribed, unsubscribed).";
 }
 
 impl Metrics {

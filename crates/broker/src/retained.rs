@@ -80,6 +80,42 @@ impl RetainedStore {
         found
     }
 
+    /// The unexpired retained message of `topic`.
+    pub fn get(&self, topic: &str, now: Instant) -> Option<Arc<Message>> {
+        self.messages
+            .read()
+            .get(topic)
+            .filter(|m| !m.is_expired(now))
+            .cloned()
+    }
+
+    /// Up to `limit` unexpired retained messages whose topics come after `after` (all, when
+    /// `None`), in topic order (byte order of the names): the pages of a listing.
+    ///
+    /// The store is a hash map, so that retaining stays O(1) on the publish path; a page costs a
+    /// scan of every retained topic under the read lock (O(n), plus O(limit log limit) to sort
+    /// the page), which suits listings made now and then by an API, as wildcard subscriptions'
+    /// retained lookups already do.
+    pub fn page(&self, after: Option<&str>, limit: usize, now: Instant) -> Vec<Arc<Message>> {
+        if limit == 0 {
+            return Vec::new();
+        }
+        let messages = self.messages.read();
+        let mut found: Vec<&Arc<Message>> = messages
+            .iter()
+            .filter(|(topic, m)| after.is_none_or(|a| &***topic > a) && !m.is_expired(now))
+            .map(|(_, m)| m)
+            .collect();
+        let by_topic =
+            |a: &&Arc<Message>, b: &&Arc<Message>| a.topic.as_str().cmp(b.topic.as_str());
+        if found.len() > limit {
+            found.select_nth_unstable_by(limit - 1, by_topic);
+            found.truncate(limit);
+        }
+        found.sort_unstable_by(by_topic);
+        found.into_iter().cloned().collect()
+    }
+
     /// Removes expired messages; returns how many.
     pub fn purge_expired(&self, now: Instant) -> usize {
         let mut messages = self.messages.write();
@@ -101,5 +137,48 @@ impl RetainedStore {
     /// Retained publishes refused because the store was full.
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use mqtt_codec::QoS;
+    use mqtt_topic::{TopicLimits, TopicName};
+
+    fn message(topic: &str, payload: &'static [u8]) -> Message {
+        Message::new(
+            TopicName::parse(topic, &TopicLimits::MQTT).expect("valid topic"),
+            Bytes::from_static(payload),
+            QoS::AtLeastOnce,
+            true,
+            Default::default(),
+        )
+    }
+
+    #[test]
+    fn pages_come_in_topic_order_after_the_cursor() {
+        let store = RetainedStore::new(100);
+        for topic in ["d", "a/b", "c", "a", "b", "e"] {
+            assert_eq!(store.retain(&message(topic, b"x")), RetainOutcome::Stored);
+        }
+        let now = Instant::now();
+        let topics = |page: Vec<Arc<Message>>| {
+            page.iter()
+                .map(|m| m.topic.as_str().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(topics(store.page(None, 3, now)), ["a", "a/b", "b"]);
+        assert_eq!(topics(store.page(Some("b"), 3, now)), ["c", "d", "e"]);
+        assert_eq!(topics(store.page(Some("e"), 3, now)), Vec::<String>::new());
+        assert_eq!(topics(store.page(None, 100, now)).len(), 6);
+        assert!(store.page(None, 0, now).is_empty());
+        assert_eq!(
+            store.get("a/b", now).map(|m| m.payload.clone()),
+            Some(Bytes::from_static(b"x"))
+        );
+        store.retain(&message("a/b", b""));
+        assert!(store.get("a/b", now).is_none());
     }
 }

@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::config::BrokerConfig;
+use crate::lifecycle::DisconnectReason;
 use crate::mailbox::Mailbox;
 use crate::message::{Delivery, Message};
 use crate::store::{PersistedSession, PersistedSubscription};
@@ -130,7 +131,7 @@ impl SessionState {
 /// before the connection gets to it cost one wake-up and one re-evaluation.
 #[derive(Debug, Default)]
 pub struct ConnectionControl {
-    reason: Mutex<Option<ReasonCode>>,
+    reason: Mutex<Option<(ReasonCode, DisconnectReason)>>,
     recheck: AtomicBool,
     finished: AtomicBool,
     notify: Notify,
@@ -139,9 +140,16 @@ pub struct ConnectionControl {
 impl ConnectionControl {
     /// Asks the connection to close with `reason` (sent in DISCONNECT to 5.0 clients).
     pub fn close(&self, reason: ReasonCode) {
+        self.close_because(reason, DisconnectReason::for_server_close(reason));
+    }
+
+    /// Asks the connection to close with `reason`, reporting `cause` in its lifecycle event
+    /// when the reason code alone does not tell (0x87 for a revoked certificate is AWS's
+    /// `AUTH_ERROR`, not `FORBIDDEN_ACCESS`).
+    pub fn close_because(&self, reason: ReasonCode, cause: DisconnectReason) {
         let mut slot = self.reason.lock();
         if slot.is_none() {
-            *slot = Some(reason);
+            *slot = Some((reason, cause));
         }
         drop(slot);
         self.notify.notify_one();
@@ -149,7 +157,12 @@ impl ConnectionControl {
 
     /// The reason the connection was asked to close, if it was.
     pub fn reason(&self) -> Option<ReasonCode> {
-        *self.reason.lock()
+        self.reason.lock().map(|(reason, _)| reason)
+    }
+
+    /// Why the connection was asked to close, in AWS IoT's terms, if it was.
+    pub fn cause(&self) -> Option<DisconnectReason> {
+        self.reason.lock().map(|(_, cause)| cause)
     }
 
     /// Asks the connection to re-evaluate its authorization (see

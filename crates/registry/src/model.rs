@@ -1,5 +1,5 @@
 //! What the registry keeps: things, thing types, thing groups, certificates, CA certificates,
-//! policies and their versions, tags and access keys, as plain values.
+//! policies and their versions, tags, access keys and device shadows, as plain values.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -234,6 +234,24 @@ pub struct PolicyVersion {
     pub document: String,
     /// When it was created.
     pub created: Timestamp,
+}
+
+/// A device shadow as stored: one per (thing name, shadow name), the classic shadow under the
+/// empty name. Shadows do not depend on the registry's things: deleting a thing keeps its
+/// shadows, as AWS IoT does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShadowRecord {
+    /// The thing's name (whether or not the registry has such a thing).
+    pub thing: String,
+    /// The shadow's name; empty for the classic (unnamed) shadow.
+    pub shadow: String,
+    /// The shadow document (JSON, opaque here); `None` once the shadow is deleted, which keeps
+    /// the record so that its version counter goes on from where it was.
+    pub document: Option<String>,
+    /// The version counter, kept through deletes; what conditional writes compare.
+    pub version: i64,
+    /// When it was last written.
+    pub updated: Timestamp,
 }
 
 /// A tag on a resource.

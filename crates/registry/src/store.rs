@@ -9,8 +9,8 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    AccessKey, CaCertificate, Certificate, Page, PageRequest, Policy, PolicyVersion, Tag, Thing,
-    ThingFilter, ThingGroup, ThingType, Timestamp,
+    AccessKey, CaCertificate, Certificate, Page, PageRequest, Policy, PolicyVersion, ShadowRecord,
+    Tag, Thing, ThingFilter, ThingGroup, ThingType, Timestamp,
 };
 
 /// A failure of the storage backend itself (not a rule of the API: those are the caller's).
@@ -370,6 +370,43 @@ pub trait AccessKeyStore: Send + Sync {
     async fn access_keys(&self) -> Result<Vec<AccessKey>, StoreError>;
 }
 
+/// Device shadows, by (thing name, shadow name), the classic shadow under the empty name.
+///
+/// Shadows are independent of the registry's things (deleting a thing keeps its shadows). A
+/// deleted shadow stays as a record whose document is `None`, so its version counter survives
+/// and a later write goes on from it; the shadow service decides versions, the store only
+/// compares them.
+#[async_trait]
+pub trait ShadowStore: Send + Sync {
+    /// The record of a shadow, deleted (document `None`) or not; `None` if it was never written.
+    async fn shadow(&self, thing: &str, shadow: &str) -> Result<Option<ShadowRecord>, StoreError>;
+    /// Writes a shadow if its stored version is still `expected_version` (`None`: only if no
+    /// record exists, deleted or not). Atomic compare-and-swap: of two writers with the same
+    /// expectation exactly one succeeds. `false` if the expectation failed; nothing is written
+    /// then.
+    async fn put_shadow(
+        &self,
+        record: &ShadowRecord,
+        expected_version: Option<i64>,
+    ) -> Result<bool, StoreError>;
+    /// Names of the thing's named shadows that exist (document not `None`), in name order
+    /// (`page.ascending` honoured; the token is a name), paged. The classic shadow is not one.
+    async fn named_shadows(
+        &self,
+        thing: &str,
+        page: &PageRequest,
+    ) -> Result<Page<String>, StoreError>;
+    /// Many writes in one transaction (one fsync), each with its expectation as in
+    /// [`ShadowStore::put_shadow`]; returns whether each succeeded, in the order given. The
+    /// writes apply in order, so a later write of the same shadow sees the earlier ones. For
+    /// throughput under load: the shadow service batches concurrent updates of different
+    /// shadows. On a backend error nothing of the batch is written.
+    async fn put_shadows(
+        &self,
+        writes: &[(ShadowRecord, Option<i64>)],
+    ) -> Result<Vec<bool>, StoreError>;
+}
+
 /// Everything thingd keeps.
 pub trait Store:
     ThingStore
@@ -380,6 +417,7 @@ pub trait Store:
     + PolicyStore
     + TagStore
     + AccessKeyStore
+    + ShadowStore
 {
 }
 
@@ -392,5 +430,6 @@ impl<T> Store for T where
         + PolicyStore
         + TagStore
         + AccessKeyStore
+        + ShadowStore
 {
 }

@@ -20,6 +20,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "policies",
         sql: include_str!("../migrations/0002_policies.sql"),
     },
+    Migration {
+        version: 3,
+        name: "shadows",
+        sql: include_str!("../migrations/0003_shadows.sql"),
+    },
 ];
 
 /// The statements of a migration: its SQL split at semicolons that end a line, comments and

@@ -13,9 +13,10 @@ use mqtt_topic::{SubscriptionFilter, TopicName};
 use tracing::debug;
 
 use super::{Close, Connection};
+use crate::lifecycle;
 use crate::message::{Delivery, Message, SubscriptionIds};
 use crate::metrics::Metrics;
-use crate::router::Subscriber;
+use crate::router::{RouteOutcome, Subscriber};
 use crate::session::{InflightStage, StoredSubscription};
 
 impl Connection {
@@ -139,15 +140,21 @@ impl Connection {
                 return Err(Close::Server(ReasonCode::ReceiveMaximumExceeded));
             }
         }
-        // Topics starting with `$` are the server's [MQTT-4.7.2-1]: clients may not publish to
-        // them (none is served yet). The message is refused as any other (5.0: 0x87 for QoS 1
-        // and 2) but, not being a policy decision, a 3.1.1 client keeps its connection.
-        if topic.is_system() {
+        // The hooks that see this message, found once; with none registered this is one atomic
+        // load.
+        let hooked = self.core.hooks.matching(&topic, None, &mut self.hooks);
+        // Topics starting with `$` are the server's [MQTT-4.7.2-1]: clients may publish only to
+        // those a service accepts (device shadows, Basic Ingest). Others are refused as any
+        // message (5.0: 0x87 for QoS 1 and 2) but, not being a policy decision, a 3.1.1 client
+        // keeps its connection.
+        if topic.is_system() && !hooked.accepts_system_topics {
             debug!(message = "Publish to a server topic refused.", client_id = %self.client_id, topic = %topic.as_str());
             self.counts.publishes_denied += 1;
+            self.hooks.clear();
             return self.acknowledge(&publish, ReasonCode::NotAuthorized);
         }
         if !self.authz.publish(&topic, publish.qos, publish.retain) {
+            self.hooks.clear();
             return self.deny_publish(&publish, &topic);
         }
 
@@ -164,17 +171,27 @@ impl Connection {
             properties,
             expires_at,
             origin: Some(self.session.key()),
+            received_at_ms: self.received_at_ms,
         });
-        if message.retain {
-            // [MQTT-3.3.1-5]: store (or, empty, clear [MQTT-3.3.1-6]) before forwarding.
-            self.core.retained.retain(&message);
+        let outcome = if hooked.hook_only {
+            // Basic Ingest: for the hooks alone, neither retained nor routed.
+            RouteOutcome::default()
+        } else {
+            if message.retain {
+                // [MQTT-3.3.1-5]: store (or, empty, clear [MQTT-3.3.1-6]) before forwarding.
+                self.core.retained.retain(&message);
+            }
+            self.core.router.route(&message, &mut self.scratch)
+        };
+        let hooks_saw_it = !self.hooks.is_empty();
+        if hooks_saw_it {
+            self.hooks.call(&message, &self.origin);
         }
-        let outcome = self.core.router.route(&message, &mut self.scratch);
-        if !outcome.matched() {
+        if !outcome.matched() && !hooks_saw_it {
             self.counts.publish_unrouted += 1;
         }
         self.counts.deliveries_dropped += outcome.dropped as u64;
-        let reason = if outcome.matched() || message.retain {
+        let reason = if outcome.matched() || hooks_saw_it || message.retain {
             ReasonCode::Success
         } else {
             ReasonCode::NoMatchingSubscribers
@@ -294,9 +311,11 @@ impl Connection {
         let config = &self.core.config;
         let identifier = subscribe.properties.subscription_identifier;
         let mut reasons = Vec::with_capacity(subscribe.filters.len());
+        // Indexes into `subscribe.filters` of the filters granted, for the lifecycle event.
+        let mut granted_filters = Vec::new();
         let mut retained = Vec::new();
         let now = Instant::now();
-        for (text, options) in &subscribe.filters {
+        for (index, (text, options)) in subscribe.filters.iter().enumerate() {
             let filter = match SubscriptionFilter::parse(text, &config.topic_limits) {
                 Ok(filter) => filter,
                 Err(error) => {
@@ -363,6 +382,7 @@ impl Connection {
                     });
                 }
             }
+            granted_filters.push(index);
             reasons.push(match granted.qos {
                 QoS::AtMostOnce => ReasonCode::GRANTED_QOS_0,
                 QoS::AtLeastOnce => ReasonCode::GrantedQoS1,
@@ -379,6 +399,16 @@ impl Connection {
         suback.reason_codes.shrink_to_fit();
         self.send(Packet::SubAck(suback));
         self.core.save_session(&self.session);
+        if !granted_filters.is_empty() {
+            let filters = &subscribe.filters;
+            self.core.publish_lifecycle(|| {
+                lifecycle::subscriptions(
+                    &self.subject(),
+                    true,
+                    granted_filters.iter().map(|&i| filters[i].0.as_str()),
+                )
+            });
+        }
         for delivery in retained {
             if self.session.mailbox.push(delivery).is_err() {
                 Metrics::inc(&self.core.metrics.deliveries_dropped_total);
@@ -390,7 +420,8 @@ impl Connection {
 
     fn on_unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Result<(), Close> {
         let mut reasons = Vec::with_capacity(unsubscribe.filters.len());
-        for text in &unsubscribe.filters {
+        let mut removed_filters = Vec::new();
+        for (index, text) in unsubscribe.filters.iter().enumerate() {
             let removed = self
                 .session
                 .state
@@ -402,6 +433,7 @@ impl Connection {
                     self.core
                         .router
                         .unsubscribe(&stored.filter, self.session.key());
+                    removed_filters.push(index);
                     ReasonCode::Success
                 }
                 None => match SubscriptionFilter::parse(text, &self.core.config.topic_limits) {
@@ -418,6 +450,16 @@ impl Connection {
             properties: Default::default(),
             reason_codes: reasons,
         }));
+        if !removed_filters.is_empty() {
+            let filters = &unsubscribe.filters;
+            self.core.publish_lifecycle(|| {
+                lifecycle::subscriptions(
+                    &self.subject(),
+                    false,
+                    removed_filters.iter().map(|&i| filters[i].as_str()),
+                )
+            });
+        }
         Ok(())
     }
 

@@ -23,8 +23,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::debug;
 
 use crate::auth::{AuthorizationSignal, ConnectRequest, ConnectionAuthorizer, Principal};
-use crate::core::Core;
-use crate::message::{Delivery, Message};
+use crate::core::{Core, session_origin};
+use crate::hooks::{HookScratch, PublishOrigin};
+use crate::lifecycle::{self, DisconnectReason, LifecycleSession, Subject};
+use crate::message::{Delivery, Message, now_ms};
 use crate::metrics::Metrics;
 use crate::router::RouteScratch;
 use crate::session::{ConnectionControl, Session};
@@ -350,7 +352,9 @@ async fn accept(
         core.forget_session(ended);
     }
     if let Some(will) = attached.ended_will {
-        core.publish_will(will);
+        // The will of a session that waited for its delay is published on behalf of the
+        // session's earlier connection, which only its client id describes now.
+        core.publish_will(will, &session_origin(&attached.session));
     }
 
     let client = ClientLimits {
@@ -384,6 +388,7 @@ async fn accept(
                 properties,
                 expires_at,
                 origin: Some(attached.session.key()),
+                received_at_ms: now_ms(),
             };
             Some((
                 Arc::new(message),
@@ -428,6 +433,12 @@ async fn accept(
         0
     };
     debug!(message = "Client connected.", client_id = %client_id, version = %version, session_present = attached.session_present);
+    let origin = PublishOrigin {
+        client_id: Some(client_id.clone()),
+        certificate_id: certificate_id.as_deref().map(Arc::from),
+        remote_addr: Some(principal.remote_addr),
+        protocol_version: Some(version),
+    };
     let connection = Connection {
         core: core.clone(),
         id,
@@ -453,6 +464,10 @@ async fn accept(
         congestion_deadline: None,
         input_pending: false,
         counts: PendingCounts::default(),
+        origin,
+        lifecycle: LifecycleSession::new(),
+        hooks: HookScratch::default(),
+        received_at_ms: now_ms(),
     };
     Ok((connection, connack, decoder))
 }
@@ -531,6 +546,15 @@ pub(crate) struct Connection {
     /// counters written by every connection on every message would bounce their cache line
     /// between cores.
     counts: PendingCounts,
+    /// Who this client is, as hooks are told.
+    origin: PublishOrigin,
+    /// The connection's identity in its lifecycle events.
+    lifecycle: LifecycleSession,
+    /// The hooks that matched the PUBLISH being handled.
+    hooks: HookScratch,
+    /// When the last read completed (ms since the Unix epoch): the receive time of the
+    /// messages decoded from it, one clock reading per read rather than per message.
+    received_at_ms: u64,
 }
 
 /// Counts not yet added to [`Metrics`].
@@ -588,6 +612,8 @@ impl Connection {
             }
         }
         let core = self.core.clone();
+        // The CONNACK is encoded, the session attached: the client is connected.
+        core.publish_lifecycle(|| lifecycle::connected(&self.subject(), self.origin.remote_addr?));
         let control = self.control.clone();
         let session = self.session.clone();
         let max_write_buffer = core.config.max_write_buffer;
@@ -636,6 +662,7 @@ impl Connection {
                         Ok(n) => {
                             Metrics::add(&core.metrics.bytes_received_total, n as u64);
                             self.last_packet = Instant::now();
+                            self.received_at_ms = now_ms();
                             if let Err(close) = self.handle_input(&mut rbuf, &mut decoder) {
                                 break close;
                             }
@@ -699,6 +726,29 @@ impl Connection {
         };
         self.counts.flush(&core.metrics);
         self.finish(writer, close).await;
+    }
+
+    /// The connection as its lifecycle events describe it.
+    pub(super) fn subject(&self) -> Subject<'_> {
+        Subject {
+            client_id: &self.client_id,
+            certificate_id: self.certificate_id.as_deref(),
+            session: &self.lifecycle,
+        }
+    }
+
+    /// Why the connection ended, in AWS IoT's terms (the `disconnectReason` of its event).
+    fn disconnect_reason(&self, close: Close) -> DisconnectReason {
+        match close {
+            Close::ClientDisconnect { .. } => DisconnectReason::ClientInitiatedDisconnect,
+            Close::Lost => DisconnectReason::ConnectionLost,
+            Close::Server(code) => match self.control.cause() {
+                // Told to close from outside (takeover, a revoked certificate, a failed
+                // recheck): the teller knew why.
+                Some(cause) if self.control.reason() == Some(code) => cause,
+                _ => DisconnectReason::for_server_close(code),
+            },
+        }
     }
 
     /// Re-evaluates the connection's rights, after its authorizer signalled a change or when it
@@ -895,8 +945,12 @@ impl Connection {
                 .core
                 .sessions
                 .detach(&self.session, self.id, expiry_update, will);
-            self.core.finish_detach(&self.session, detached);
+            self.core
+                .finish_detach(&self.session, detached, &self.origin);
         }
+        let reason = self.disconnect_reason(close);
+        self.core
+            .publish_lifecycle(|| lifecycle::disconnected(&self.subject(), reason));
         if close != Close::Lost && !self.wbuf.is_empty() {
             let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, writer.write_all(&self.wbuf)).await;
         }

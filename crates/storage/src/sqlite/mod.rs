@@ -7,6 +7,7 @@ mod certificates;
 mod groups;
 mod policies;
 mod principals;
+mod shadows;
 mod tags;
 mod thing_types;
 mod things;

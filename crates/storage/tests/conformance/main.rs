@@ -10,6 +10,7 @@ mod certificates;
 mod groups;
 mod policies;
 mod principals;
+mod shadows;
 mod sqlite;
 mod support;
 mod tags;
@@ -115,6 +116,16 @@ macro_rules! cases {
                 insert_if_absent,
                 missing,
                 list,
+            ],
+            shadows: [
+                missing,
+                round_trip,
+                compare_and_swap,
+                concurrent_writers_one_wins,
+                delete_keeps_the_version,
+                named_shadows_page,
+                batch_mixed_outcomes,
+                concurrent_batches_one_wins,
             ],
         }
     };

@@ -8,6 +8,8 @@ mod authz;
 mod authz_live;
 mod clients;
 mod connect;
+mod hooks;
+mod lifecycle;
 mod limits;
 mod qos;
 mod retained;
