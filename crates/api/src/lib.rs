@@ -33,6 +33,7 @@ mod versioned;
 
 use axum::Router;
 
+pub use auth::verify_signature;
 pub use error::ApiError;
 pub use policies::{MAX_POLICIES_PER_TARGET, MAX_VERSIONS, POLICY_NAME};
 pub use state::{ApiState, AuthorizationChange, RegistryEvents};

@@ -169,6 +169,22 @@ impl Broker {
             .delivered
     }
 
+    /// Whether a client may publish to `topic` as far as the protocol goes, before any policy:
+    /// topics starting with `$` are the server's [MQTT-4.7.2-1], open to clients only where a
+    /// publish hook accepts them (device shadows, Basic Ingest), exactly as a client's PUBLISH
+    /// is judged. For publishers outside MQTT (the HTTPS data plane), which then publish with
+    /// [`Broker::publish`].
+    pub fn accepts_client_publish(&self, topic: &TopicName) -> bool {
+        if !topic.is_system() {
+            return true;
+        }
+        let mut matched = crate::hooks::HookScratch::default();
+        self.core
+            .hooks
+            .matching(topic, None, &mut matched)
+            .accepts_system_topics
+    }
+
     /// The retained message of `topic`, unless it expired.
     pub fn retained_message(&self, topic: &TopicName) -> Option<Arc<Message>> {
         self.core

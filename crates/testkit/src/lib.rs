@@ -47,6 +47,8 @@ pub struct TestServer {
     pub mqtt_tcp: SocketAddr,
     /// The HTTP listener (MQTT over WebSocket at `/mqtt`, `/metrics`).
     pub api: SocketAddr,
+    /// The HTTPS device data plane (client certificate required).
+    pub https: SocketAddr,
     /// The CA certificate clients trust, PEM.
     pub ca_pem: String,
     /// Path of `ca.pem` in the data directory.
@@ -175,6 +177,7 @@ impl TestServer {
         options.mqtt = Some(loopback);
         options.mqtt_tcp = Some(loopback);
         options.api = Some(loopback);
+        options.https = Some(loopback);
         options.broker = config;
         options.authorizer = authorizer;
         options.session_store = session_store;
@@ -185,8 +188,8 @@ impl TestServer {
         create_policy(&running, ALLOW_ALL_POLICY, ALLOW_ALL_DOCUMENT).await?;
         let ca_path = running.data_dir.join("ca.pem");
         let ca_pem = std::fs::read_to_string(&ca_path).context("reading ca.pem")?;
-        let (Some(mqtt_tls), Some(mqtt_tcp), Some(api)) =
-            (running.mqtt, running.mqtt_tcp, running.api)
+        let (Some(mqtt_tls), Some(mqtt_tcp), Some(api), Some(https)) =
+            (running.mqtt, running.mqtt_tcp, running.api, running.https)
         else {
             anyhow::bail!("a listener did not start");
         };
@@ -196,6 +199,7 @@ impl TestServer {
             mqtt_tls,
             mqtt_tcp,
             api,
+            https,
             ca_pem,
             ca_path,
             client,
@@ -271,6 +275,16 @@ impl TestServer {
     /// The broker, for its metrics and configuration.
     pub fn broker(&self) -> &Broker {
         &self.running.broker
+    }
+
+    /// The Device Shadow service, to call as the HTTPS data plane does.
+    pub fn shadows(&self) -> &Arc<thingd::shadows::ShadowService> {
+        &self.running.shadows
+    }
+
+    /// The data plane both HTTP listeners serve, for its metrics.
+    pub fn data_plane(&self) -> &thingd::data_plane::DataPlane {
+        &self.running.data_plane
     }
 
     /// The data directory.

@@ -80,38 +80,17 @@ impl RegistryAuthorizer {
     /// Checks that a certificate may authenticate now: registered, ACTIVE, within its validity
     /// dates, and its CA, if registered, ACTIVE. The error is the CONNACK reason code.
     pub async fn check_certificate(&self, certificate_id: &str) -> Result<(), ReasonCode> {
-        let refuse = |why: &str| {
-            debug!(
-                message = "Connection refused by the registry.",
-                certificate_id, why
-            );
-            ReasonCode::NotAuthorized
-        };
-        let certificate = self
-            .store
-            .certificate(certificate_id)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| refuse("not registered"))?;
-        if certificate.status != CertificateStatus::Active {
-            return Err(refuse(certificate.status.as_str()));
-        }
-        let now = Timestamp::now();
-        if now < certificate.not_before || now > certificate.not_after {
-            return Err(refuse("outside its validity dates"));
-        }
-        if let Some(ca_id) = &certificate.ca_certificate_id {
-            match self
-                .store
-                .ca_certificate(ca_id)
-                .await
-                .map_err(unavailable)?
-            {
-                Some(ca) if ca.status == CaStatus::Active => {}
-                _ => return Err(refuse("its CA is not active")),
+        match certificate_check(self.store.as_ref(), certificate_id).await {
+            Ok(CertificateCheck::Valid { .. }) => Ok(()),
+            Ok(CertificateCheck::Refused(why)) => {
+                debug!(
+                    message = "Connection refused by the registry.",
+                    certificate_id, why
+                );
+                Err(ReasonCode::NotAuthorized)
             }
+            Err(error) => Err(unavailable(error)),
         }
-        Ok(())
     }
 
     /// Who a CONNECT is, for policy resolution; `Err` when it may not connect whatever the
@@ -163,6 +142,46 @@ impl RegistryAuthorizer {
             (_, false) => Err(ReasonCode::NotAuthorized),
         }
     }
+}
+
+/// Whether a certificate may authenticate now (see [`certificate_check`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CertificateCheck {
+    /// It may, until the end of its validity (`notAfter`).
+    Valid {
+        /// The end of its validity.
+        until: Timestamp,
+    },
+    /// It may not, for this reason.
+    Refused(&'static str),
+}
+
+/// Whether a certificate may authenticate now: it must be registered, ACTIVE, within its
+/// validity dates, and its CA, if registered, ACTIVE. Shared by MQTT's CONNECT and the HTTPS
+/// data plane (`crate::data_plane`).
+pub(crate) async fn certificate_check(
+    store: &dyn Store,
+    certificate_id: &str,
+) -> Result<CertificateCheck, StoreError> {
+    let Some(certificate) = store.certificate(certificate_id).await? else {
+        return Ok(CertificateCheck::Refused("not registered"));
+    };
+    if certificate.status != CertificateStatus::Active {
+        return Ok(CertificateCheck::Refused(certificate.status.as_str()));
+    }
+    let now = Timestamp::now();
+    if now < certificate.not_before || now > certificate.not_after {
+        return Ok(CertificateCheck::Refused("outside its validity dates"));
+    }
+    if let Some(ca_id) = &certificate.ca_certificate_id {
+        match store.ca_certificate(ca_id).await? {
+            Some(ca) if ca.status == CaStatus::Active => {}
+            _ => return Ok(CertificateCheck::Refused("its CA is not active")),
+        }
+    }
+    Ok(CertificateCheck::Valid {
+        until: certificate.not_after,
+    })
 }
 
 /// A store failure while authorizing: the client is told the server is unavailable.

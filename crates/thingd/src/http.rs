@@ -1,9 +1,11 @@
 //! The HTTP listener: MQTT over WebSocket at `/mqtt`, Prometheus metrics at `/metrics`,
-//! `/health`, and the AWS-compatible control-plane API for every other path.
+//! `/health`, the data plane's routes (see [`crate::data_plane`]), and the AWS-compatible
+//! control-plane API for every other path.
 
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::Router;
@@ -17,21 +19,47 @@ use futures_util::{Sink, Stream};
 use thingd_broker::Broker;
 use thingd_broker::websocket::WebSocketBytes;
 
-/// The HTTP routes: MQTT over WebSocket, metrics and health, then the AWS IoT API for the rest.
-pub fn router(broker: Broker, api: thingd_api::ApiState) -> Router {
+use crate::data_plane::DataPlane;
+use crate::shadows::ShadowService;
+
+/// The HTTP routes: MQTT over WebSocket, metrics and health, the data plane's (`iot-data`,
+/// SigV4 for `iotdata`), then the AWS IoT control plane (SigV4 for `iot`) for the rest.
+pub fn router(
+    broker: Broker,
+    api: thingd_api::ApiState,
+    shadows: Arc<ShadowService>,
+    data_plane: Arc<DataPlane>,
+) -> Router {
+    let sources = MetricsSources {
+        broker: broker.clone(),
+        shadows,
+        data_plane: data_plane.clone(),
+    };
     Router::new()
         .route("/mqtt", get(mqtt_over_websocket))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics).with_state(sources))
         .route("/health", get(|| async { "ok\n" }))
         .with_state(broker)
+        .merge(crate::data_plane::api_router(data_plane, api.clone()))
         .merge(thingd_api::authenticated_router(api))
 }
 
-async fn metrics(State(broker): State<Broker>) -> impl IntoResponse {
+/// What `/metrics` renders: the broker's counters, then the services'.
+#[derive(Clone)]
+struct MetricsSources {
+    broker: Broker,
+    shadows: Arc<ShadowService>,
+    data_plane: Arc<DataPlane>,
+}
+
+async fn metrics(State(sources): State<MetricsSources>) -> impl IntoResponse {
+    let mut body = sources.broker.render_metrics();
+    sources.shadows.render_metrics(&mut body);
+    sources.data_plane.metrics().render(&mut body);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        broker.render_metrics(),
+        body,
     )
 }
 

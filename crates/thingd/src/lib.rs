@@ -6,8 +6,10 @@
 pub mod authorizer;
 pub mod cert;
 pub mod credentials;
+pub mod data_plane;
 pub mod http;
 pub mod live;
 pub mod serve;
+pub mod shadows;
 
 pub use serve::{Running, ServeOptions};

@@ -76,6 +76,10 @@ struct ServeArgs {
     /// The HTTP listener: MQTT over WebSocket at /mqtt, /metrics ("off" to disable).
     #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listener)]
     api: Listener,
+    /// The HTTPS device data plane, AWS IoT's port 8443: Publish, device shadows and retained
+    /// messages over HTTPS with a client certificate ("off" to disable).
+    #[arg(long, default_value = "0.0.0.0:8443", value_parser = parse_listener)]
+    https: Listener,
     /// An extra name or address for the server certificate (repeatable).
     #[arg(long = "hostname")]
     hostnames: Vec<String>,
@@ -183,6 +187,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     options.mqtt_tcp = args.mqtt_tcp.and_then(|l| l.0);
     options.mqtt_tcp_policy = args.mqtt_tcp_policy;
     options.api = args.api.0;
+    options.https = args.https.0;
     options.hostnames = args.hostnames;
     options.partition = thingd_registry::Partition {
         region: args.region,

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::authorizer::RegistryAuthorizer;
+use crate::data_plane::DataPlane;
+use crate::data_plane::https::{HttpsConfig, HttpsServer};
 use crate::live::LiveConnections;
+use crate::shadows::{ShadowConfig, ShadowService};
 use anyhow::Context;
 use thingd_api::AuthorizationChange;
 use thingd_broker::{Authorizer, Broker, BrokerConfig, MemorySessionStore, SessionStore};
@@ -28,6 +31,9 @@ pub struct ServeOptions {
     pub mqtt_tcp: Option<SocketAddr>,
     /// The HTTP listener (MQTT over WebSocket at `/mqtt`, `/metrics`, `/health`); `None` disables it.
     pub api: Option<SocketAddr>,
+    /// The HTTPS device data plane (AWS IoT's port 8443: Publish, shadows and retained messages
+    /// over HTTPS with client certificates; see [`crate::data_plane`]); `None` disables it.
+    pub https: Option<SocketAddr>,
     /// Extra names for the server certificate, besides localhost and the host name.
     pub hostnames: Vec<String>,
     /// Broker limits.
@@ -43,6 +49,8 @@ pub struct ServeOptions {
     pub session_store: Option<Arc<dyn SessionStore>>,
     /// The region and account id of the ARNs the API hands out.
     pub partition: Partition,
+    /// The Device Shadow service's queues and batching.
+    pub shadows: ShadowConfig,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -52,6 +60,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("mqtt", &self.mqtt)
             .field("mqtt_tcp", &self.mqtt_tcp)
             .field("api", &self.api)
+            .field("https", &self.https)
             .field("hostnames", &self.hostnames)
             .field("broker", &self.broker)
             .field("mqtt_tcp_policy", &self.mqtt_tcp_policy)
@@ -68,6 +77,7 @@ impl ServeOptions {
             mqtt: Some(SocketAddr::from(([0, 0, 0, 0], 8883))),
             mqtt_tcp: None,
             api: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            https: Some(SocketAddr::from(([0, 0, 0, 0], 8443))),
             hostnames: Vec::new(),
             broker: BrokerConfig::default(),
             authorizer: None,
@@ -77,6 +87,7 @@ impl ServeOptions {
                 region: "us-east-1".to_owned(),
                 account: "000000000000".to_owned(),
             },
+            shadows: ShadowConfig::default(),
         }
     }
 }
@@ -90,6 +101,11 @@ pub struct Running {
     pub mqtt_tcp: Option<SocketAddr>,
     /// The bound HTTP address.
     pub api: Option<SocketAddr>,
+    /// The bound HTTPS data plane address.
+    pub https: Option<SocketAddr>,
+    /// The data plane (Publish, shadows and retained messages over HTTP) both HTTP listeners
+    /// serve.
+    pub data_plane: Arc<DataPlane>,
     /// The data directory.
     pub data_dir: PathBuf,
     /// The broker.
@@ -102,20 +118,27 @@ pub struct Running {
     pub live: Option<LiveConnections>,
     /// The API's admin access key (also in `credentials` in the data directory).
     pub admin_key: AccessKey,
+    /// The Device Shadow service (MQTT shadow topics; the HTTPS data plane calls it too).
+    pub shadows: Arc<ShadowService>,
     http_stop: CancellationToken,
     http_task: Option<JoinHandle<()>>,
+    https_server: Option<HttpsServer>,
 }
 
 /// Registry changes that concern the broker: a certificate that may no longer authenticate
-/// loses its connections; a change of policies, attachments, things or groups has the
-/// connections it concerns re-evaluated (see [`crate::live`]).
+/// loses its connections (and HTTPS requests check it again); a change of policies,
+/// attachments, things or groups has the connections it concerns re-evaluated (see
+/// [`crate::live`]).
 struct BrokerEvents {
     broker: Broker,
     live: Option<LiveConnections>,
+    data_plane: Arc<DataPlane>,
 }
 
 impl thingd_api::RegistryEvents for BrokerEvents {
     fn certificate_revoked(&self, certificate_id: &str) {
+        // HTTPS requests carry no connection to close: the next one checks the certificate.
+        self.data_plane.certificate_revoked();
         let closed = self.broker.disconnect_certificate(certificate_id);
         if closed > 0 {
             info!(
@@ -219,18 +242,30 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         .clone()
         .unwrap_or_else(|| Arc::new(MemorySessionStore::new()));
     let broker = Broker::with_store(options.broker.clone(), authorizer, store);
+    let shadows = ShadowService::start(registry.clone(), broker.clone(), options.shadows.clone());
+    let data_plane = DataPlane::new(
+        broker.clone(),
+        shadows.clone(),
+        registry.clone(),
+        options.partition.clone(),
+        live.clone(),
+    );
     let mut running = Running {
         mqtt: None,
         mqtt_tcp: None,
         api: None,
+        https: None,
+        data_plane: data_plane.clone(),
         data_dir: options.data_dir.clone(),
         broker: broker.clone(),
         store: registry.clone(),
         partition: options.partition.clone(),
         live: live.clone(),
         admin_key: admin_key.clone(),
+        shadows,
         http_stop: CancellationToken::new(),
         http_task: None,
+        https_server: None,
     };
     if let Some(addr) = options.mqtt {
         // The handshake requires a certificate and proof of its key; the registry decides at
@@ -255,6 +290,20 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
                 .await
                 .with_context(|| format!("binding MQTT/TCP on {addr}"))?,
         );
+    }
+    if let Some(addr) = options.https {
+        // As for MQTT: the handshake requires a certificate and proof of its key; the registry
+        // decides at each request (see crate::data_plane).
+        let tls = crate::data_plane::https::server_config(
+            server.cert_chain_der(),
+            server.private_key_der(),
+        )
+        .context("configuring TLS for HTTPS")?;
+        let https = HttpsServer::bind(addr, tls, data_plane.clone(), HttpsConfig::default())
+            .await
+            .with_context(|| format!("binding HTTPS on {addr}"))?;
+        running.https = Some(https.local_addr());
+        running.https_server = Some(https);
     }
     if let Some(addr) = options.api {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -287,9 +336,15 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
             events: Arc::new(BrokerEvents {
                 broker: broker.clone(),
                 live,
+                data_plane: data_plane.clone(),
             }),
         };
-        let app = crate::http::router(broker.clone(), api);
+        let app = crate::http::router(
+            broker.clone(),
+            api,
+            running.shadows.clone(),
+            data_plane.clone(),
+        );
         running.http_task = Some(tokio::spawn(async move {
             let service = app.into_make_service_with_connect_info::<SocketAddr>();
             let _ = axum::serve(listener, service)
@@ -308,5 +363,10 @@ impl Running {
         if let Some(task) = self.http_task.take() {
             let _ = tokio::time::timeout(self.broker.config().shutdown_grace, task).await;
         }
+        if let Some(https) = self.https_server.take() {
+            https.shutdown().await;
+        }
+        // After the listeners: no request can arrive any more; the queued ones are answered.
+        self.shadows.shutdown().await;
     }
 }

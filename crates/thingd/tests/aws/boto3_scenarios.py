@@ -10,6 +10,7 @@ judging it; the last line printed is that record as one JSON object, which the R
 """
 
 import datetime
+import importlib
 import json
 import sys
 
@@ -282,16 +283,29 @@ def refused_requests(iot, _args):
     )
 
     # Signed 20 minutes in the past, then in the future: outside the 15 minutes allowed.
-    real_now = botocore.auth.get_current_datetime
+    # botocore signs with botocore.auth's signers, or with botocore.crt.auth's when awscrt is
+    # installed (the AWS IoT Device SDK brings it); each module reads the clock it imported.
+    modules = [botocore.auth]
     try:
-        botocore.auth.get_current_datetime = lambda: real_now() - datetime.timedelta(minutes=20)
+        modules.append(importlib.import_module("botocore.crt.auth"))
+    except ImportError:
+        pass
+    real_now = botocore.auth.get_current_datetime
+
+    def shift_clock(minutes):
+        for module in modules:
+            module.get_current_datetime = lambda **kwargs: real_now(**kwargs) + datetime.timedelta(minutes=minutes)
+
+    try:
+        shift_clock(-20)
         r["twenty_minutes_ago"] = call(client().list_things)
-        botocore.auth.get_current_datetime = lambda: real_now() + datetime.timedelta(minutes=20)
+        shift_clock(20)
         r["twenty_minutes_ahead"] = call(client().list_things)
-        botocore.auth.get_current_datetime = lambda: real_now() - datetime.timedelta(minutes=10)
+        shift_clock(-10)
         r["ten_minutes_ago"] = call(client().list_things)
     finally:
-        botocore.auth.get_current_datetime = real_now
+        for module in modules:
+            module.get_current_datetime = real_now
     return r
 
 

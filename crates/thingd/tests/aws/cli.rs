@@ -371,6 +371,8 @@ async fn serve(data: &Path, mqtt: SocketAddr, api: SocketAddr) -> (Proc, AwsEnv)
         .arg("--data-dir")
         .arg(data)
         .args(["--mqtt", &mqtt.to_string(), "--api", &api.to_string()])
+        // Not about the HTTPS data plane; its default port may be taken.
+        .args(["--https", "off"])
         .env_remove("THINGD_DATA_DIR")
         .env_remove("THINGD_LOG")
         .env_remove("THINGD_REGION")

@@ -96,6 +96,8 @@ async fn thingd_binary_serve_cert_issue_and_sigterm() {
             "dev-all",
             "--api",
             &api.to_string(),
+            "--https",
+            &free_port().to_string(),
         ])
         .env_remove("THINGD_DATA_DIR")
         .env_remove("THINGD_LOG")

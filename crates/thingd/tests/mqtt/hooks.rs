@@ -144,7 +144,9 @@ async fn removed_hooks_see_nothing_more() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_publish_to_system_topics_only_where_a_hook_accepts_them() {
     let server = start().await;
-    let shadow_get = "$aws/things/x/shadow/get";
+    // Device Defender's metrics topic: a `$` topic clients publish to, which no service of a
+    // test server serves (the shadow service does serve `$aws/things/+/shadow/get`).
+    let shadow_get = "$aws/things/x/defender/metrics/json";
     for (version, net) in ALL {
         let id = format!("system-{version}-{net:?}");
         let mut client = Client::connect(&server, net, version, &id).await;
@@ -159,7 +161,7 @@ async fn clients_publish_to_system_topics_only_where_a_hook_accepts_them() {
 
     let (hook, mut seen) = recorder();
     let shadow = server.broker().add_publish_hook(
-        filter("$aws/things/+/shadow/#"),
+        filter("$aws/things/+/defender/#"),
         HookOptions {
             accepts_system_topics: true,
             hook_only: false,
@@ -174,7 +176,7 @@ async fn clients_publish_to_system_topics_only_where_a_hook_accepts_them() {
         .add_publish_hook(filter("$aws/things/#"), HookOptions::default(), quiet);
     let mut watcher = Client::connect(&server, Net::Tcp, V5, "system-watcher").await;
     watcher
-        .subscribe("$aws/things/+/shadow/#", QoS::AtLeastOnce)
+        .subscribe("$aws/things/+/defender/#", QoS::AtLeastOnce)
         .await;
     for (version, net) in ALL {
         let id = format!("system-{version}-{net:?}");

@@ -448,7 +448,7 @@ async fn clients_may_not_publish_to_dollar_topics() {
         "$SYS/broker/uptime",
         "$SYS/broker/load",
         "$SYS/broker/clients",
-        "$aws/things/x/shadow/update",
+        "$aws/things/x/shadow/update/accepted",
     ];
     publish_unauthorized(&mut v5, dollar).await;
     // 3.1.1 has no negative PUBACK: acknowledged, not delivered.
@@ -461,7 +461,7 @@ async fn clients_may_not_publish_to_dollar_topics() {
         &mut watcher,
         &mut v3,
         "sys-marker",
-        "$aws/things/x/shadow/update",
+        "$aws/things/x/shadow/update/accepted",
     )
     .await;
 }
