@@ -169,6 +169,25 @@ impl Broker {
             .delivered
     }
 
+    /// [`Broker::publish`], also telling what storing a retained message did: `None` when the
+    /// message is not retained (or a hook keeps it to hooks), [`RetainOutcome::Refused`] when
+    /// the retained store is full (the message was still routed). For publishers that answer
+    /// that refusal (the HTTPS data plane).
+    pub fn publish_retaining(
+        &self,
+        message: Message,
+        origin: &PublishOrigin,
+        from_hook: Option<HookId>,
+    ) -> (usize, Option<crate::retained::RetainOutcome>) {
+        let mut message = message;
+        // As in `publish`: a message from outside was published by no session.
+        message.origin = None;
+        let (routed, retained) = self
+            .core
+            .publish_retaining(Arc::new(message), origin, from_hook);
+        (routed.delivered, retained)
+    }
+
     /// Whether a client may publish to `topic` as far as the protocol goes, before any policy:
     /// topics starting with `$` are the server's [MQTT-4.7.2-1], open to clients only where a
     /// publish hook accepts them (device shadows, Basic Ingest), exactly as a client's PUBLISH

@@ -14,7 +14,7 @@ use crate::hooks::{HookId, HookScratch, Hooks, PublishOrigin};
 use crate::lifecycle::DisconnectReason;
 use crate::message::Message;
 use crate::metrics::Metrics;
-use crate::retained::RetainedStore;
+use crate::retained::{RetainOutcome, RetainedStore};
 use crate::router::{RouteOutcome, RouteScratch, Router};
 use mqtt_codec::ReasonCode;
 use mqtt_topic::SubscriptionFilter;
@@ -99,19 +99,31 @@ impl Core {
         origin: &PublishOrigin,
         from_hook: Option<HookId>,
     ) -> RouteOutcome {
+        self.publish_retaining(message, origin, from_hook).0
+    }
+
+    /// [`Core::publish`], also telling what storing a retained message did (`None`: not
+    /// retained, or kept to hooks).
+    pub(crate) fn publish_retaining(
+        &self,
+        message: Arc<Message>,
+        origin: &PublishOrigin,
+        from_hook: Option<HookId>,
+    ) -> (RouteOutcome, Option<RetainOutcome>) {
         let mut hooks = HookScratch::default();
         let found = self.hooks.matching(&message.topic, from_hook, &mut hooks);
+        let mut retained = None;
         let outcome = if found.hook_only {
             RouteOutcome::default()
         } else {
             if message.retain {
-                self.retained.retain(&message);
+                retained = Some(self.retained.retain(&message));
             }
             let mut scratch = RouteScratch::default();
             self.router.route(&message, &mut scratch)
         };
         hooks.call(&message, origin);
-        outcome
+        (outcome, retained)
     }
 
     /// Publishes a will message on behalf of `origin`, unless it expired while it waited.

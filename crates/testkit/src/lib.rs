@@ -47,7 +47,8 @@ pub struct TestServer {
     pub mqtt_tcp: SocketAddr,
     /// The HTTP listener (MQTT over WebSocket at `/mqtt`, `/metrics`).
     pub api: SocketAddr,
-    /// The HTTPS device data plane (client certificate required).
+    /// The HTTPS device data plane (client certificate required); port 0 (nothing listens)
+    /// when a custom authorizer is set, which turns the HTTPS data plane off.
     pub https: SocketAddr,
     /// The CA certificate clients trust, PEM.
     pub ca_pem: String,
@@ -179,6 +180,7 @@ impl TestServer {
         options.api = Some(loopback);
         options.https = Some(loopback);
         options.broker = config;
+        let authorizer_is_custom = authorizer.is_some();
         options.authorizer = authorizer;
         options.session_store = session_store;
         options.mqtt_tcp_policy = mqtt_tcp_policy;
@@ -188,10 +190,15 @@ impl TestServer {
         create_policy(&running, ALLOW_ALL_POLICY, ALLOW_ALL_DOCUMENT).await?;
         let ca_path = running.data_dir.join("ca.pem");
         let ca_pem = std::fs::read_to_string(&ca_path).context("reading ca.pem")?;
-        let (Some(mqtt_tls), Some(mqtt_tcp), Some(api), Some(https)) =
-            (running.mqtt, running.mqtt_tcp, running.api, running.https)
+        let (Some(mqtt_tls), Some(mqtt_tcp), Some(api)) =
+            (running.mqtt, running.mqtt_tcp, running.api)
         else {
             anyhow::bail!("a listener did not start");
+        };
+        let https = match running.https {
+            Some(https) => https,
+            None if authorizer_is_custom => SocketAddr::from(([127, 0, 0, 1], 0)),
+            None => anyhow::bail!("the HTTPS listener did not start"),
         };
         let client = issue_into(&running, data_dir.path(), "testkit-client").await?;
         attach(&running, ALLOW_ALL_POLICY, &client).await?;

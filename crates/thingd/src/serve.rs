@@ -291,7 +291,13 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
                 .with_context(|| format!("binding MQTT/TCP on {addr}"))?,
         );
     }
-    if let Some(addr) = options.https {
+    if options.https.is_some() && options.authorizer.is_some() {
+        // The HTTPS data plane decides from the registry (certificates and their policies);
+        // serving it would let devices bypass the custom authorizer.
+        warn!(
+            message = "The HTTPS data plane is not started: a custom authorizer is configured, and HTTPS requests would bypass it."
+        );
+    } else if let Some(addr) = options.https {
         // As for MQTT: the handshake requires a certificate and proof of its key; the registry
         // decides at each request (see crate::data_plane).
         let tls = crate::data_plane::https::server_config(
@@ -357,16 +363,19 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
 
 impl Running {
     /// Stops accepting, disconnects every client, and waits for the listeners to finish.
+    ///
+    /// The order matters: the HTTP and HTTPS listeners first (no new request arrives), then the
+    /// shadow service (its queued requests are answered and their accepted/delta messages
+    /// published), and the broker last, so that nothing is published into a stopped broker.
     pub async fn shutdown(mut self) {
-        self.broker.shutdown().await;
         self.http_stop.cancel();
-        if let Some(task) = self.http_task.take() {
-            let _ = tokio::time::timeout(self.broker.config().shutdown_grace, task).await;
-        }
         if let Some(https) = self.https_server.take() {
             https.shutdown().await;
         }
-        // After the listeners: no request can arrive any more; the queued ones are answered.
+        if let Some(task) = self.http_task.take() {
+            let _ = tokio::time::timeout(self.broker.config().shutdown_grace, task).await;
+        }
         self.shadows.shutdown().await;
+        self.broker.shutdown().await;
     }
 }

@@ -2,6 +2,11 @@
 //! status its model gives each exception, the code in `x-amzn-ErrorType` (where botocore and
 //! the AWS SDKs read it first), and a JSON body `{"__type", "message", "traceId"}`. AWS's own
 //! answers carry `message` and `traceId`, and the trace id again as `x-amzn-RequestId`.
+//!
+//! The shadow operations answer instead with the Device Shadow service's error document
+//! `{"code", "message", "timestamp", "clientToken"?}` (reference §6.5: "the HTTP API returns
+//! the status code with the same error body"); the code stays in `x-amzn-ErrorType`, which
+//! botocore reads before the body.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +19,15 @@ pub struct DataPlaneError {
     code: &'static str,
     status: StatusCode,
     message: String,
+    /// `Some` for a shadow operation: answer with the shadow error document, echoing the
+    /// request's clientToken when it had one.
+    shadow_document: Option<ShadowDocumentBody>,
+}
+
+/// The extra of an error answered with the shadow error document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ShadowDocumentBody {
+    client_token: Option<String>,
 }
 
 impl DataPlaneError {
@@ -22,7 +36,16 @@ impl DataPlaneError {
             code,
             status,
             message: message.into(),
+            shadow_document: None,
         }
+    }
+
+    /// This error as a shadow operation answers it: the body is the shadow error document
+    /// (reference §6.5), with `client_token` echoed when the request carried one.
+    #[must_use]
+    pub fn in_shadow_document(mut self, client_token: Option<String>) -> Self {
+        self.shadow_document = Some(ShadowDocumentBody { client_token });
+        self
     }
 
     /// 400 `InvalidRequestException`: the request breaks the service's rules.
@@ -77,6 +100,15 @@ impl DataPlaneError {
             "RequestEntityTooLargeException",
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("The payload exceeds the maximum size allowed ({limit} bytes)"),
+        )
+    }
+
+    /// 429 `ThrottlingException`: a limit of the service is reached; retry later.
+    pub fn throttling(message: impl Into<String>) -> Self {
+        Self::new(
+            "ThrottlingException",
+            StatusCode::TOO_MANY_REQUESTS,
+            message,
         )
     }
 
@@ -143,12 +175,32 @@ impl From<ShadowError> for DataPlaneError {
 impl IntoResponse for DataPlaneError {
     fn into_response(self) -> Response {
         let trace_id = uuid::Uuid::new_v4().to_string();
-        let body = json!({
-            "__type": self.code,
-            "message": self.message,
-            "traceId": trace_id,
-        });
-        let mut response = (self.status, axum::Json(body)).into_response();
+        let mut response = match &self.shadow_document {
+            Some(shadow) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |elapsed| elapsed.as_secs());
+                let document = ShadowError::new(self.status.as_u16(), self.message.as_str())
+                    .to_payload(shadow.client_token.as_deref(), now);
+                (
+                    self.status,
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    )],
+                    document,
+                )
+                    .into_response()
+            }
+            None => {
+                let body = json!({
+                    "__type": self.code,
+                    "message": self.message,
+                    "traceId": trace_id,
+                });
+                (self.status, axum::Json(body)).into_response()
+            }
+        };
         let headers = response.headers_mut();
         headers.insert("x-amzn-ErrorType", HeaderValue::from_static(self.code));
         if let Ok(value) = HeaderValue::from_str(&trace_id) {
@@ -191,5 +243,26 @@ mod tests {
             assert_eq!((error.code(), error.status().as_u16()), (code, status));
             assert_eq!(error.message(), message, "AWS's message is kept");
         }
+    }
+
+    #[tokio::test]
+    async fn shadow_errors_answer_with_the_shadow_error_document() {
+        let error = DataPlaneError::from(ShadowError::version_conflict())
+            .in_shadow_document(Some("token-1".to_owned()));
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            response.headers().get("x-amzn-ErrorType"),
+            Some(&HeaderValue::from_static("ConflictException"))
+        );
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .expect("the body");
+        let document: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(document["code"], 409);
+        assert_eq!(document["message"], "Version conflict");
+        assert_eq!(document["clientToken"], "token-1");
+        assert!(document["timestamp"].as_u64().is_some_and(|t| t > 0));
+        assert!(document.get("__type").is_none(), "{document}");
     }
 }

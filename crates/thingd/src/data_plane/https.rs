@@ -49,6 +49,9 @@ pub struct HttpsConfig {
     pub idle_timeout: Duration,
     /// The largest request head (request line and headers) read, in bytes.
     pub max_head_bytes: usize,
+    /// How long a connection may make no progress reading or writing before it is closed (a
+    /// stalled client that never reads its answers must not hold a connection slot forever).
+    pub io_timeout: Duration,
     /// How long open connections get to finish their request when the listener stops.
     pub shutdown_grace: Duration,
 }
@@ -60,6 +63,7 @@ impl Default for HttpsConfig {
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_head_bytes: 64 * 1024,
+            io_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(5),
         }
     }
@@ -128,13 +132,23 @@ impl HttpsServer {
     /// Stops accepting, lets open connections finish the request under way (idle ones close at
     /// once), and waits for them up to the shutdown grace; connections still open then are
     /// dropped.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.stop.cancel();
-        let _ = self.accept.await;
+        let _ = (&mut self.accept).await;
         self.connections.close();
         // Each connection bounds its own graceful close by the same grace; the margin covers
         // the tasks' own scheduling.
         let _ = tokio::time::timeout(self.grace * 2, self.connections.wait()).await;
+    }
+}
+
+impl Drop for HttpsServer {
+    /// A listener dropped without [`HttpsServer::shutdown`] (e.g. when a later step of
+    /// `thingd serve`'s start fails) stops accepting and closes its connections, releasing the
+    /// port.
+    fn drop(&mut self) {
+        self.stop.cancel();
+        self.accept.abort();
     }
 }
 
@@ -235,7 +249,19 @@ async fn serve_connection(
     let device = Arc::new(DeviceConnection::new(certificate, remote_addr));
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(device.clone());
-        router.clone().oneshot(request)
+        let answer = router.clone().oneshot(request);
+        async move {
+            let mut response = answer.await?;
+            // A refused certificate stays refused: close the connection rather than let it
+            // spend a registry lookup on every further request.
+            if response.status() == hyper::StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(
+                    hyper::header::CONNECTION,
+                    hyper::header::HeaderValue::from_static("close"),
+                );
+            }
+            Ok::<_, std::convert::Infallible>(response)
+        }
     });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -243,6 +269,7 @@ async fn serve_connection(
         .max_header_size(config.max_head_bytes)
         .max_buf_size(config.max_head_bytes.max(MIN_BUFFER))
         .keep_alive(true);
+    let tls = ProgressTimeout::new(tls, config.io_timeout);
     let connection = http.serve_connection(TokioIo::new(tls), service);
     tokio::pin!(connection);
     let result = tokio::select! {
@@ -261,6 +288,107 @@ async fn serve_connection(
     metrics
         .https_connections_current
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A stream that fails with `TimedOut` once neither a read nor a write has made progress for
+/// `timeout` while one of them waits: a peer that stops reading its answers (or sending the
+/// rest of its request) cannot hold its connection open.
+struct ProgressTimeout<S> {
+    inner: S,
+    timeout: Duration,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<S> ProgressTimeout<S> {
+    fn new(inner: S, timeout: Duration) -> Self {
+        ProgressTimeout {
+            inner,
+            timeout,
+            deadline: Box::pin(tokio::time::sleep(timeout)),
+        }
+    }
+
+    /// Called after an operation: progress moves the deadline on; waiting fails once it has
+    /// passed.
+    fn check<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        poll: std::task::Poll<io::Result<T>>,
+    ) -> std::task::Poll<io::Result<T>> {
+        use std::task::Poll;
+        match poll {
+            Poll::Ready(result) => {
+                if result.is_ok() {
+                    let next = tokio::time::Instant::now() + self.timeout;
+                    self.deadline.as_mut().reset(next);
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no progress on the connection",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for ProgressTimeout<S> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = std::pin::Pin::new(&mut this.inner).poll_read(cx, buf);
+        this.check(cx, poll)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for ProgressTimeout<S> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = std::pin::Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.check(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = std::pin::Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.check(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = std::pin::Pin::new(&mut this.inner).poll_flush(cx);
+        this.check(cx, poll)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = std::pin::Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.check(cx, poll)
+    }
 }
 
 #[cfg(test)]
@@ -336,6 +464,60 @@ mod tests {
         // Stopping the listener ends the waiting one too.
         server.shutdown().await;
         assert!(closed_by_server(&mut first).await);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_listener_releases_its_port() {
+        let (server, _plane, _dir) = listener(HttpsConfig::default()).await;
+        let address = server.local_addr();
+        drop(server);
+        // The accept task is aborted at its next poll: the port is free again soon after.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if TcpListener::bind(address).await.is_ok() {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the port of a dropped listener is still bound"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_stops_reading_times_out_the_writes() {
+        use tokio::io::AsyncWriteExt;
+        // A 64-byte pipe whose other end never reads: the writer stalls once it is full.
+        let (stream, _peer) = tokio::io::duplex(64);
+        let mut stream = ProgressTimeout::new(stream, Duration::from_millis(100));
+        let written = tokio::time::timeout(Duration::from_secs(10), stream.write_all(&[0; 4096]))
+            .await
+            .expect("the stalled write ends within the timeout");
+        let error = written.expect_err("a stalled write fails");
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test]
+    async fn progress_keeps_a_stream_alive() {
+        use tokio::io::AsyncWriteExt;
+        let (stream, mut peer) = tokio::io::duplex(64);
+        let mut stream = ProgressTimeout::new(stream, Duration::from_millis(300));
+        // 4 KiB through a 64-byte pipe, drained slowly: each step makes progress in time.
+        let reader = tokio::spawn(async move {
+            let mut total = 0;
+            let mut buffer = [0u8; 64];
+            while total < 4096 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                total += peer.read(&mut buffer).await.expect("read");
+            }
+            total
+        });
+        stream
+            .write_all(&[0; 4096])
+            .await
+            .expect("progressing writes succeed");
+        assert_eq!(reader.await.expect("the reader"), 4096);
     }
 
     #[tokio::test]

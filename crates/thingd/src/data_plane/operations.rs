@@ -18,6 +18,7 @@ use mqtt_codec::{MqttString, PayloadFormat, PublishProperties, QoS, UserProperty
 use mqtt_topic::TopicName;
 use serde_json::{Value, json};
 use thingd_broker::Message;
+use thingd_broker::retained::RetainOutcome;
 use thingd_policy::Action;
 use thingd_shadow::ShadowError;
 
@@ -119,8 +120,16 @@ async fn publish(
         )));
     }
     let message = Message::new(topic, payload, qos, retain, properties);
-    plane.broker.publish(message, caller.origin(), None);
+    let (_, retained) = plane
+        .broker
+        .publish_retaining(message, caller.origin(), None);
     increment(&plane.metrics.publishes_total);
+    if retained == Some(RetainOutcome::Refused) {
+        // As MQTT answers QuotaExceeded: the store is at its limit of retained topics.
+        return Err(DataPlaneError::throttling(
+            "The retained message store is full: the message was delivered to subscribers but not retained",
+        ));
+    }
     // AWS answers a successful publish with this body (its model defines no output).
     Ok(json_response(
         json!({"message": "OK", "traceId": uuid::Uuid::new_v4().to_string()}),
@@ -274,7 +283,17 @@ async fn get_thing_shadow(
     Extension(caller): Extension<Authorized>,
     uri: Uri,
 ) -> Result<Response, DataPlaneError> {
-    let target = ShadowTarget::of(&uri, "/things/", "/shadow")?;
+    get_shadow_document(&plane, &caller, &uri)
+        .await
+        .map_err(|e| e.in_shadow_document(None))
+}
+
+async fn get_shadow_document(
+    plane: &DataPlane,
+    caller: &Authorized,
+    uri: &Uri,
+) -> Result<Response, DataPlaneError> {
+    let target = ShadowTarget::of(uri, "/things/", "/shadow")?;
     caller.check(Action::GetThingShadow, &target.resource())?;
     let document = plane
         .shadows
@@ -292,9 +311,17 @@ async fn update_thing_shadow(
     request: Request,
 ) -> Result<Response, DataPlaneError> {
     let (parts, body) = request.into_parts();
-    let target = ShadowTarget::of(&parts.uri, "/things/", "/shadow")?;
-    let payload = read_body(body).await?;
-    caller.check(Action::UpdateThingShadow, &target.resource())?;
+    let shadow_error = |e: DataPlaneError| e.in_shadow_document(None);
+    let target = ShadowTarget::of(&parts.uri, "/things/", "/shadow").map_err(shadow_error)?;
+    let payload = read_body(body).await.map_err(shadow_error)?;
+    // Only read again when refusing: the clientToken the error document echoes.
+    let refused = |e: DataPlaneError| {
+        let token = thingd_shadow::parse_client_token(&payload).ok().flatten();
+        e.in_shadow_document(token)
+    };
+    caller
+        .check(Action::UpdateThingShadow, &target.resource())
+        .map_err(refused)?;
     let document = plane
         .shadows
         .update(
@@ -304,7 +331,7 @@ async fn update_thing_shadow(
             caller.origin(),
         )
         .await
-        .map_err(|e| target.error(e))?;
+        .map_err(|e| refused(target.error(e)))?;
     Ok(raw_json(document))
 }
 
@@ -314,7 +341,17 @@ async fn delete_thing_shadow(
     Extension(caller): Extension<Authorized>,
     uri: Uri,
 ) -> Result<Response, DataPlaneError> {
-    let target = ShadowTarget::of(&uri, "/things/", "/shadow")?;
+    delete_shadow(&plane, &caller, &uri)
+        .await
+        .map_err(|e| e.in_shadow_document(None))
+}
+
+async fn delete_shadow(
+    plane: &DataPlane,
+    caller: &Authorized,
+    uri: &Uri,
+) -> Result<Response, DataPlaneError> {
+    let target = ShadowTarget::of(uri, "/things/", "/shadow")?;
     caller.check(Action::DeleteThingShadow, &target.resource())?;
     let document = plane
         .shadows
@@ -331,6 +368,16 @@ async fn list_named_shadows_for_thing(
     State(plane): State<Arc<DataPlane>>,
     Extension(caller): Extension<Authorized>,
     uri: Uri,
+) -> Result<Response, DataPlaneError> {
+    list_named_shadows(&plane, &caller, &uri)
+        .await
+        .map_err(|e| e.in_shadow_document(None))
+}
+
+async fn list_named_shadows(
+    plane: &DataPlane,
+    caller: &Authorized,
+    uri: &Uri,
 ) -> Result<Response, DataPlaneError> {
     const PREFIX: &str = "/api/things/shadow/ListNamedShadowsForThing/";
     let raw = uri.path().strip_prefix(PREFIX).unwrap_or_default();

@@ -41,17 +41,39 @@ impl Reply {
         })
     }
 
-    /// Checks an iot-data error: status, the code in `x-amzn-ErrorType` and `__type`, and a
-    /// message; returns the message.
+    /// Checks an iot-data error: status, the code in `x-amzn-ErrorType`, and a message; the
+    /// body either AWS's `{"__type", "message", "traceId"}` or, from a shadow operation, the
+    /// shadow error document `{"code", "message", "timestamp"}`; returns the message.
     pub(crate) fn assert_error(&self, status: u16, code: &str) -> String {
         assert_eq!(self.status, status, "{self:?}");
         assert_eq!(self.header("x-amzn-ErrorType"), Some(code), "{self:?}");
         let body = self.json();
-        assert_eq!(body["__type"], code, "{body}");
-        assert!(body["traceId"].is_string(), "{body}");
+        if body.get("__type").is_some() {
+            assert_eq!(body["__type"], code, "{body}");
+            assert!(body["traceId"].is_string(), "{body}");
+        } else {
+            assert_eq!(body["code"], status, "{body}");
+            assert!(body["timestamp"].is_u64(), "{body}");
+        }
         let message = body["message"].as_str().unwrap().to_owned();
         assert!(!message.is_empty());
         message
+    }
+
+    /// Checks a shadow operation's error: status, the code in `x-amzn-ErrorType`, and the
+    /// shadow error document as the body; returns the document.
+    pub(crate) fn assert_shadow_error(&self, status: u16, code: &str) -> Value {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.header("x-amzn-ErrorType"), Some(code), "{self:?}");
+        let body = self.json();
+        assert_eq!(body["code"], status, "{body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        assert!(body["timestamp"].is_u64(), "{body}");
+        assert!(body.get("__type").is_none(), "{body}");
+        body
     }
 
     /// Checks a 200 and returns the body as JSON.
@@ -135,6 +157,20 @@ impl Https {
     /// `GET`.
     pub(crate) async fn get(&mut self, target: &str) -> Reply {
         self.request("GET", target, &[], b"").await
+    }
+
+    /// Reads an interim answer (a head without a body, e.g. `100 Continue`); returns its status
+    /// line.
+    pub(crate) async fn read_interim(&mut self) -> String {
+        let head_end = loop {
+            if let Some(at) = find(&self.buffer, b"\r\n\r\n") {
+                break at;
+            }
+            self.fill().await;
+        };
+        let head = String::from_utf8(self.buffer[..head_end].to_vec()).unwrap();
+        self.buffer.drain(..head_end + 4);
+        head.lines().next().unwrap_or_default().to_owned()
     }
 
     /// Reads one answer (its body sized by Content-Length).

@@ -338,3 +338,79 @@ async fn an_oversize_payload_is_refused_and_the_largest_accepted() {
     assert_eq!(&mqtt.expect_publish().await.payload[..], b"after");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_retained_publish_past_the_retained_store_limit_is_throttled() {
+    let config = thingd_broker::BrokerConfig {
+        max_retained_messages: 1,
+        ..thingd_broker::BrokerConfig::default()
+    };
+    let server = TestServer::start_with(config).await.unwrap();
+    let mut https = Https::connect(&server, &server.client).await;
+    assert_eq!(
+        https
+            .post("/topics/full%2Fa?retain=true", b"1")
+            .await
+            .status,
+        200
+    );
+    // Replacing the one retained topic stays within the limit.
+    assert_eq!(
+        https
+            .post("/topics/full%2Fa?retain=true", b"2")
+            .await
+            .status,
+        200
+    );
+    let refused = https.post("/topics/full%2Fb?retain=true", b"3").await;
+    let message = refused.assert_error(429, "ThrottlingException");
+    assert!(message.contains("retained"), "{message}");
+    assert!(https.get("/retainedMessage/full%2Fb").await.status == 404);
+    // Clearing frees the slot.
+    assert_eq!(
+        https.post("/topics/full%2Fa?retain=true", b"").await.status,
+        200
+    );
+    assert_eq!(
+        https
+            .post("/topics/full%2Fb?retain=true", b"3")
+            .await
+            .status,
+        200
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_publish_under_way_at_shutdown_still_reaches_subscribers() {
+    // Shutdown stops the HTTPS listener (letting requests under way finish) before the broker:
+    // a publish answered 200 during shutdown reached the subscribers still connected.
+    let server = TestServer::start().await.unwrap();
+    let https_address = server.https;
+    let mut mqtt = Client::connect(&server, Net::Tcp, V5, "late-subscriber").await;
+    mqtt.subscribe("late/#", QoS::AtLeastOnce).await;
+    let mut https = Https::connect(&server, &server.client).await;
+    // The head now, the body once shutdown is under way; `100 Continue` tells that the request
+    // is being served (its body awaited).
+    https
+        .send_raw(
+            b"POST /topics/late%2Fa?qos=1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+        )
+        .await;
+    assert!(https.read_interim().await.contains(" 100 "));
+    let stopping = tokio::spawn(server.shutdown());
+    // Shutdown is under way once the HTTPS listener no longer accepts.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(https_address).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the HTTPS listener still accepts"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    https.send_raw(b"late").await;
+    let reply = https.read_reply().await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(&mqtt.expect_publish().await.payload[..], b"late");
+    within(stopping).await.expect("shutdown completes");
+}

@@ -57,22 +57,24 @@ async fn shadow_operations_over_https_answer_as_aws_does() {
     let got = https.get("/things/lamp/shadow").await.ok_json();
     assert!(got["state"].get("delta").is_none(), "{got}");
 
-    // Errors in iot-data's shapes, AWS's messages kept.
+    // Errors: iot-data's code in x-amzn-ErrorType, the shadow error document as the body
+    // (reference §6.5), AWS's messages kept and the request's clientToken echoed.
     let conflict = https
         .post(
             "/things/lamp/shadow",
-            br#"{"state":{"desired":{"color":"blue"}},"version":1}"#,
+            br#"{"state":{"desired":{"color":"blue"}},"version":1,"clientToken":"t-9"}"#,
         )
         .await;
-    assert_eq!(
-        conflict.assert_error(409, "ConflictException"),
-        "Version conflict"
-    );
+    let document = conflict.assert_shadow_error(409, "ConflictException");
+    assert_eq!(document["message"], "Version conflict", "{document}");
+    assert_eq!(document["clientToken"], "t-9", "{document}");
     let bad = https.post("/things/lamp/shadow", b"{not json").await;
-    assert_eq!(
-        bad.assert_error(400, "InvalidRequestException"),
-        "Invalid JSON"
-    );
+    let document = bad.assert_shadow_error(400, "InvalidRequestException");
+    assert_eq!(document["message"], "Invalid JSON", "{document}");
+    assert!(document.get("clientToken").is_none(), "{document}");
+    let unnamed = https.get("/things/lamp/shadow?name=nothing").await;
+    let document = unnamed.assert_shadow_error(404, "ResourceNotFoundException");
+    assert!(document.get("clientToken").is_none(), "{document}");
     let big_state = json!({"state": {"desired": {"blob": "x".repeat(9 * 1024)}}}).to_string();
     https
         .post("/things/lamp/shadow", big_state.as_bytes())
