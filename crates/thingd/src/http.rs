@@ -4,6 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::Router;
@@ -19,26 +20,61 @@ use thingd_broker::websocket::WebSocketBytes;
 
 /// The HTTP routes: MQTT over WebSocket, metrics and health, then the AWS IoT API for the rest.
 pub fn router(broker: Broker, api: thingd_api::ApiState) -> Router {
+    router_with_metrics(broker, api, Vec::new())
+}
+
+/// A service whose metrics `/metrics` shows after the broker's (the rules engine's, ...).
+pub trait MetricsSource: Send + Sync + 'static {
+    /// Appends the service's metrics in the Prometheus text format.
+    fn render_metrics(&self, out: &mut String);
+}
+
+impl MetricsSource for crate::rules::RulesEngine {
+    fn render_metrics(&self, out: &mut String) {
+        crate::rules::RulesEngine::render_metrics(self, out);
+    }
+}
+
+/// What the routes of this module share.
+#[derive(Clone)]
+struct HttpState {
+    broker: Broker,
+    metrics: Arc<[Arc<dyn MetricsSource>]>,
+}
+
+/// [`router`], with more services' metrics on `/metrics`.
+pub fn router_with_metrics(
+    broker: Broker,
+    api: thingd_api::ApiState,
+    metrics: Vec<Arc<dyn MetricsSource>>,
+) -> Router {
     Router::new()
         .route("/mqtt", get(mqtt_over_websocket))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(render_metrics))
         .route("/health", get(|| async { "ok\n" }))
-        .with_state(broker)
+        .with_state(HttpState {
+            broker,
+            metrics: metrics.into(),
+        })
         .merge(thingd_api::authenticated_router(api))
 }
 
-async fn metrics(State(broker): State<Broker>) -> impl IntoResponse {
+async fn render_metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    let mut out = state.broker.render_metrics();
+    for source in state.metrics.iter() {
+        source.render_metrics(&mut out);
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        broker.render_metrics(),
+        out,
     )
 }
 
 /// [MQTT-6.0.0-3], [MQTT-6.0.0-4]: the sub-protocol is `mqtt`.
 async fn mqtt_over_websocket(
     upgrade: WebSocketUpgrade,
-    State(broker): State<Broker>,
+    State(HttpState { broker, .. }): State<HttpState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
 ) -> impl IntoResponse {
     let max_frame = broker.config().max_packet_size as usize + 8;

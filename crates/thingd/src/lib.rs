@@ -4,10 +4,12 @@
 #![warn(missing_docs)]
 
 pub mod authorizer;
+pub mod button;
 pub mod cert;
 pub mod credentials;
 pub mod http;
 pub mod live;
+pub mod rules;
 pub mod serve;
 
 pub use serve::{Running, ServeOptions};

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::authorizer::RegistryAuthorizer;
 use crate::live::LiveConnections;
+use crate::rules::{RulesEngine, RulesOptions};
 use anyhow::Context;
 use thingd_api::AuthorizationChange;
 use thingd_broker::{Authorizer, Broker, BrokerConfig, MemorySessionStore, SessionStore};
@@ -43,6 +44,12 @@ pub struct ServeOptions {
     pub session_store: Option<Arc<dyn SessionStore>>,
     /// The region and account id of the ARNs the API hands out.
     pub partition: Partition,
+    /// URL prefixes of HTTP topic rule destinations thingd trusts
+    /// (`--rules-trusted-destination`): such a destination is ENABLED at once, without the
+    /// confirmation POST.
+    pub rules_trusted_destinations: Vec<String>,
+    /// The rules engine: queues, timeouts, and the engines its actions deliver to.
+    pub rules: RulesOptions,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -55,6 +62,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("hostnames", &self.hostnames)
             .field("broker", &self.broker)
             .field("mqtt_tcp_policy", &self.mqtt_tcp_policy)
+            .field("rules", &self.rules)
             .finish_non_exhaustive()
     }
 }
@@ -77,6 +85,8 @@ impl ServeOptions {
                 region: "us-east-1".to_owned(),
                 account: "000000000000".to_owned(),
             },
+            rules_trusted_destinations: Vec::new(),
+            rules: RulesOptions::default(),
         }
     }
 }
@@ -102,6 +112,8 @@ pub struct Running {
     pub live: Option<LiveConnections>,
     /// The API's admin access key (also in `credentials` in the data directory).
     pub admin_key: AccessKey,
+    /// The rules engine.
+    pub rules: RulesEngine,
     http_stop: CancellationToken,
     http_task: Option<JoinHandle<()>>,
 }
@@ -112,6 +124,7 @@ pub struct Running {
 struct BrokerEvents {
     broker: Broker,
     live: Option<LiveConnections>,
+    rules: RulesEngine,
 }
 
 impl thingd_api::RegistryEvents for BrokerEvents {
@@ -130,6 +143,14 @@ impl thingd_api::RegistryEvents for BrokerEvents {
             live.authorization_changed(change);
         }
     }
+
+    fn topic_rule_changed(&self, rule_name: &str) {
+        self.rules.topic_rule_changed(rule_name);
+    }
+
+    fn topic_rule_destination_changed(&self, arn: &str) {
+        self.rules.topic_rule_destination_changed(arn);
+    }
 }
 
 /// The SQLite database in the data directory.
@@ -145,6 +166,17 @@ fn endpoint_url(bound: SocketAddr) -> String {
         std::net::IpAddr::V4(ip) => ip.to_string(),
     };
     format!("http://{host}:{}", bound.port())
+}
+
+/// The base URL a topic rule destination's owner reaches the API at, for the confirmation
+/// message's `enableUrl`: the first `--hostname` when the listener binds every address (the
+/// loopback address [`endpoint_url`] gives would mean nothing to a remote receiver), else the
+/// bound address.
+fn api_url(bound: SocketAddr, hostnames: &[String]) -> String {
+    match hostnames.first() {
+        Some(host) if bound.ip().is_unspecified() => format!("http://{host}:{}", bound.port()),
+        _ => endpoint_url(bound),
+    }
 }
 
 /// Tells the operator how to point the AWS CLI at thingd. These lines are instructions for a
@@ -219,6 +251,20 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         .clone()
         .unwrap_or_else(|| Arc::new(MemorySessionStore::new()));
     let broker = Broker::with_store(options.broker.clone(), authorizer, store);
+    // Before any listener: every stored rule sees the first message.
+    let mut rules_options = options.rules.clone();
+    rules_options
+        .trusted_destinations
+        .extend(options.rules_trusted_destinations.iter().cloned());
+    let rules = RulesEngine::start(
+        broker.clone(),
+        registry.clone(),
+        &options.partition,
+        rules_options,
+        &options.data_dir,
+    )
+    .await
+    .context("starting the rules engine")?;
     let mut running = Running {
         mqtt: None,
         mqtt_tcp: None,
@@ -229,6 +275,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         partition: options.partition.clone(),
         live: live.clone(),
         admin_key: admin_key.clone(),
+        rules: rules.clone(),
         http_stop: CancellationToken::new(),
         http_task: None,
     };
@@ -287,9 +334,19 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
             events: Arc::new(BrokerEvents {
                 broker: broker.clone(),
                 live,
+                rules: rules.clone(),
             }),
+            rules: thingd_api::RulesApiConfig {
+                trusted_destination_prefixes: options.rules_trusted_destinations.clone(),
+                api_url: api_url(bound, &options.hostnames),
+                ..thingd_api::RulesApiConfig::default()
+            },
         };
-        let app = crate::http::router(broker.clone(), api);
+        let app = crate::http::router_with_metrics(
+            broker.clone(),
+            api,
+            vec![Arc::new(rules.clone()) as Arc<dyn crate::http::MetricsSource>],
+        );
         running.http_task = Some(tokio::spawn(async move {
             let service = app.into_make_service_with_connect_info::<SocketAddr>();
             let _ = axum::serve(listener, service)
@@ -304,6 +361,7 @@ impl Running {
     /// Stops accepting, disconnects every client, and waits for the listeners to finish.
     pub async fn shutdown(mut self) {
         self.broker.shutdown().await;
+        self.rules.shutdown(self.broker.config().shutdown_grace).await;
         self.http_stop.cancel();
         if let Some(task) = self.http_task.take() {
             let _ = tokio::time::timeout(self.broker.config().shutdown_grace, task).await;
