@@ -129,6 +129,20 @@ impl ApiError {
         )
     }
 
+    /// 400 `SqlParseException`: a topic rule's SQL does not parse.
+    pub fn sql_parse(message: impl Into<String>) -> Self {
+        Self::new("SqlParseException", StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 409 `ConflictingResourceUpdateException`: another update of the resource won a race.
+    pub fn conflicting_update(message: impl Into<String>) -> Self {
+        Self::new(
+            "ConflictingResourceUpdateException",
+            StatusCode::CONFLICT,
+            message,
+        )
+    }
+
     /// 401 `UnauthorizedException`.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new("UnauthorizedException", StatusCode::UNAUTHORIZED, message)

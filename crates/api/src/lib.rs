@@ -16,6 +16,7 @@ mod auth;
 pub mod authorization;
 mod ca_certificates;
 mod certificates;
+mod destinations;
 mod endpoint;
 mod error;
 mod extract;
@@ -24,6 +25,7 @@ mod paging;
 mod policies;
 mod principals;
 pub mod records;
+mod rules;
 mod state;
 mod tags;
 mod thing_groups;
@@ -36,18 +38,27 @@ use axum::Router;
 pub use auth::verify_signature;
 pub use error::ApiError;
 pub use policies::{MAX_POLICIES_PER_TARGET, MAX_VERSIONS, POLICY_NAME};
-pub use state::{ApiState, AuthorizationChange, RegistryEvents};
+pub use state::{ApiState, AuthorizationChange, RegistryEvents, RulesApiConfig};
 
 /// The control-plane routes behind SigV4 authentication: what the HTTP listener serves.
+/// ConfirmTopicRuleDestination alone needs no signature: its token is the credential, and a
+/// destination's owner GETs the `enableUrl` as it is (reference §5.7).
 pub fn authenticated_router(state: ApiState) -> Router {
-    router(state.clone()).layer(axum::middleware::from_fn_with_state(
-        state,
-        auth::require_sigv4,
-    ))
+    signed_routes(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_sigv4,
+        ))
+        .merge(destinations::public_routes().with_state(state))
 }
 
 /// The control-plane routes, with `state`, without authentication (for in-process tests).
 pub fn router(state: ApiState) -> Router {
+    signed_routes(state.clone()).merge(destinations::public_routes().with_state(state))
+}
+
+/// Every route but ConfirmTopicRuleDestination's, with the fallbacks.
+fn signed_routes(state: ApiState) -> Router {
     Router::new()
         // Operation families; each module lists its own routes.
         .merge(certificates::routes())
@@ -57,6 +68,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(thing_types::routes())
         .merge(thing_groups::routes())
         .merge(tags::routes())
+        .merge(rules::routes())
+        .merge(destinations::routes())
         .merge(endpoint::routes())
         .merge(things::routes())
         .fallback(operations::unimplemented)

@@ -39,6 +39,16 @@ pub(crate) struct TagDto {
     value: Option<String>,
 }
 
+impl TagDto {
+    /// A tag from its key and value (as the `x-amz-tagging` header gives them).
+    pub(crate) fn new(key: String, value: String) -> TagDto {
+        TagDto {
+            key,
+            value: Some(value),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TagResourceRequest {
@@ -166,8 +176,13 @@ async fn taggable_resource(state: &ApiState, text: &str) -> Result<Arn, ApiError
         ArnKind::ThingGroup => state.store.thing_group(&arn.name).await?.is_some(),
         ArnKind::CaCertificate => state.store.ca_certificate(&arn.name).await?.is_some(),
         ArnKind::Policy => state.store.policy(&arn.name).await?.is_some(),
-        // thingd keeps no rules yet, so none of their ARNs names anything.
-        ArnKind::Rule => false,
+        ArnKind::Rule => state.store.topic_rule(&arn.name).await?.is_some(),
+        // CreateTopicRuleDestination takes no tags.
+        ArnKind::RuleDestination => {
+            return Err(ApiError::invalid_request(format!(
+                "The resource {text} does not support tags."
+            )));
+        }
     };
     if exists { Ok(arn) } else { Err(not_found()) }
 }

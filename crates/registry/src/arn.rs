@@ -29,6 +29,8 @@ pub enum ArnKind {
     Policy,
     /// `rule/{ruleName}`.
     Rule,
+    /// `ruledestination/http/{uuid}`: the name is `http/{uuid}`.
+    RuleDestination,
 }
 
 impl ArnKind {
@@ -42,6 +44,7 @@ impl ArnKind {
             ArnKind::CaCertificate => "cacert",
             ArnKind::Policy => "policy",
             ArnKind::Rule => "rule",
+            ArnKind::RuleDestination => "ruledestination",
         }
     }
 
@@ -54,6 +57,7 @@ impl ArnKind {
             "cacert" => ArnKind::CaCertificate,
             "policy" => ArnKind::Policy,
             "rule" => ArnKind::Rule,
+            "ruledestination" => ArnKind::RuleDestination,
             _ => return None,
         })
     }
@@ -141,6 +145,7 @@ mod tests {
             ArnKind::CaCertificate,
             ArnKind::Policy,
             ArnKind::Rule,
+            ArnKind::RuleDestination,
         ] {
             let text = partition.arn(kind, "name-1");
             let arn = Arn::parse(&text).unwrap();

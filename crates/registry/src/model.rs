@@ -1,5 +1,6 @@
 //! What the registry keeps: things, thing types, thing groups, certificates, CA certificates,
-//! policies and their versions, tags, access keys and device shadows, as plain values.
+//! policies and their versions, tags, access keys, device shadows, topic rules and topic rule
+//! destinations, as plain values.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -251,6 +252,41 @@ pub struct ShadowRecord {
     /// The version counter, kept through deletes; what conditional writes compare.
     pub version: i64,
     /// When it was last written.
+    pub updated: Timestamp,
+}
+
+/// A topic rule as stored (reference §5.1). The payload is kept as the JSON that was accepted,
+/// so that GetTopicRule gives back what was created; parsing it is the rules crate's business.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicRuleRecord {
+    /// The rule's name (`^[a-zA-Z0-9_]{1,128}$`), unique, immutable.
+    pub name: String,
+    /// The `TopicRulePayload` JSON as accepted by CreateTopicRule or ReplaceTopicRule.
+    pub payload: String,
+    /// Whether the rule is disabled: the payload's `ruleDisabled` at create or replace, then
+    /// whatever EnableTopicRule and DisableTopicRule set.
+    pub disabled: bool,
+    /// When it was created (kept by ReplaceTopicRule).
+    pub created: Timestamp,
+}
+
+/// An HTTP topic rule destination as stored (reference §5.7): the URL prefix that `http`
+/// actions may post to once it is confirmed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicRuleDestinationRecord {
+    /// `arn:aws:iot:{region}:{account}:ruledestination/http/{uuid}`, unique.
+    pub arn: String,
+    /// The confirmation URL, unique among destinations.
+    pub confirmation_url: String,
+    /// `ENABLED`, `IN_PROGRESS`, `DISABLED` or `ERROR`.
+    pub status: String,
+    /// Why the destination has its status, when there is something to say.
+    pub status_reason: Option<String>,
+    /// The token that ConfirmTopicRuleDestination takes, while one is outstanding.
+    pub confirmation_token: Option<String>,
+    /// When it was created.
+    pub created: Timestamp,
+    /// When it last changed.
     pub updated: Timestamp,
 }
 

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 
 use crate::model::{
     AccessKey, CaCertificate, Certificate, Page, PageRequest, Policy, PolicyVersion, ShadowRecord,
-    Tag, Thing, ThingFilter, ThingGroup, ThingType, Timestamp,
+    Tag, Thing, ThingFilter, ThingGroup, ThingType, Timestamp, TopicRuleDestinationRecord,
+    TopicRuleRecord,
 };
 
 /// A failure of the storage backend itself (not a rule of the API: those are the caller's).
@@ -407,6 +408,77 @@ pub trait ShadowStore: Send + Sync {
     ) -> Result<Vec<bool>, StoreError>;
 }
 
+/// Topic rules and HTTP topic rule destinations (reference §5.1, §5.7).
+///
+/// The store keeps a rule's payload as opaque JSON; the API validates it before it gets here
+/// and the rules engine parses it when it loads the rules.
+#[async_trait]
+pub trait RuleStore: Send + Sync {
+    /// Inserts a rule unless one with its name exists.
+    async fn insert_topic_rule(
+        &self,
+        rule: &TopicRuleRecord,
+    ) -> Result<Inserted<TopicRuleRecord>, StoreError>;
+    /// The rule with this name.
+    async fn topic_rule(&self, name: &str) -> Result<Option<TopicRuleRecord>, StoreError>;
+    /// Rules in name order (ascending; the token is a name).
+    async fn topic_rules(&self, page: &PageRequest) -> Result<Page<TopicRuleRecord>, StoreError>;
+    /// Every rule, in name order: what the rules engine loads when it starts.
+    async fn all_topic_rules(&self) -> Result<Vec<TopicRuleRecord>, StoreError>;
+    /// Replaces a rule's payload and disabled flag, keeping its creation time; `false` if it is
+    /// gone.
+    async fn replace_topic_rule(
+        &self,
+        name: &str,
+        payload: &str,
+        disabled: bool,
+    ) -> Result<bool, StoreError>;
+    /// Sets whether a rule is disabled; `false` if it is gone.
+    async fn set_topic_rule_disabled(&self, name: &str, disabled: bool)
+    -> Result<bool, StoreError>;
+    /// Deletes a rule (its tags are the caller's); `false` if it did not exist.
+    async fn delete_topic_rule(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Inserts a destination unless one with its confirmation URL (or its ARN) exists; the
+    /// existing one is returned then.
+    async fn insert_topic_rule_destination(
+        &self,
+        destination: &TopicRuleDestinationRecord,
+    ) -> Result<Inserted<TopicRuleDestinationRecord>, StoreError>;
+    /// The destination with this ARN.
+    async fn topic_rule_destination(
+        &self,
+        arn: &str,
+    ) -> Result<Option<TopicRuleDestinationRecord>, StoreError>;
+    /// The destination whose outstanding confirmation token is `token`.
+    async fn topic_rule_destination_by_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<TopicRuleDestinationRecord>, StoreError>;
+    /// Destinations in ARN order (ascending; the token is an ARN).
+    async fn topic_rule_destinations(
+        &self,
+        page: &PageRequest,
+    ) -> Result<Page<TopicRuleDestinationRecord>, StoreError>;
+    /// Every destination, in ARN order: what the rules engine loads when it starts.
+    async fn all_topic_rule_destinations(
+        &self,
+    ) -> Result<Vec<TopicRuleDestinationRecord>, StoreError>;
+    /// Replaces a destination's status, status reason, confirmation token and update time if
+    /// its stored status is still `expected_status` and, when `expected_token` is given, its
+    /// confirmation token is still that one (a compare-and-swap: of two concurrent transitions
+    /// from one state exactly one succeeds); `false` if not, or if the destination is gone.
+    /// The ARN, URL and creation time never change.
+    async fn update_topic_rule_destination(
+        &self,
+        destination: &TopicRuleDestinationRecord,
+        expected_status: &str,
+        expected_token: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a destination; `false` if it did not exist.
+    async fn delete_topic_rule_destination(&self, arn: &str) -> Result<bool, StoreError>;
+}
+
 /// Everything thingd keeps.
 pub trait Store:
     ThingStore
@@ -418,6 +490,7 @@ pub trait Store:
     + TagStore
     + AccessKeyStore
     + ShadowStore
+    + RuleStore
 {
 }
 
@@ -431,5 +504,6 @@ impl<T> Store for T where
         + TagStore
         + AccessKeyStore
         + ShadowStore
+        + RuleStore
 {
 }

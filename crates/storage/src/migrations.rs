@@ -25,6 +25,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "shadows",
         sql: include_str!("../migrations/0003_shadows.sql"),
     },
+    Migration {
+        version: 4,
+        name: "rules",
+        sql: include_str!("../migrations/0004_rules.sql"),
+    },
 ];
 
 /// The statements of a migration: its SQL split at semicolons that end a line, comments and

@@ -156,6 +156,24 @@ impl TestServer {
         Self::start_full(data_dir, config, None, Some(store)).await
     }
 
+    /// Starts thingd with the default broker configuration and `configure` applied to its
+    /// options (the rules engine's, for instance) before it starts. The listeners stay on
+    /// loopback port 0 and the plain listener held to [`ALLOW_ALL_POLICY`].
+    pub async fn start_configured(
+        configure: impl FnOnce(&mut ServeOptions),
+    ) -> anyhow::Result<TestServer> {
+        let data_dir = tempfile::tempdir().context("creating a temporary data directory")?;
+        Self::start_inner(
+            data_dir,
+            BrokerConfig::default(),
+            None,
+            None,
+            Some(ALLOW_ALL_POLICY.to_owned()),
+            configure,
+        )
+        .await
+    }
+
     async fn start_full(
         data_dir: TempDir,
         config: BrokerConfig,
@@ -173,6 +191,25 @@ impl TestServer {
         session_store: Option<Arc<dyn SessionStore>>,
         mqtt_tcp_policy: Option<String>,
     ) -> anyhow::Result<TestServer> {
+        Self::start_inner(
+            data_dir,
+            config,
+            authorizer,
+            session_store,
+            mqtt_tcp_policy,
+            |_| {},
+        )
+        .await
+    }
+
+    async fn start_inner(
+        data_dir: TempDir,
+        config: BrokerConfig,
+        authorizer: Option<Arc<dyn Authorizer>>,
+        session_store: Option<Arc<dyn SessionStore>>,
+        mqtt_tcp_policy: Option<String>,
+        configure: impl FnOnce(&mut ServeOptions),
+    ) -> anyhow::Result<TestServer> {
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let mut options = ServeOptions::new(data_dir.path().join("data"));
         options.mqtt = Some(loopback);
@@ -184,6 +221,7 @@ impl TestServer {
         options.authorizer = authorizer;
         options.session_store = session_store;
         options.mqtt_tcp_policy = mqtt_tcp_policy;
+        configure(&mut options);
         let running = thingd::serve::start(options).await?;
         // Before any client can have connected (the tests have not seen the ports yet). On a
         // restarted data directory the policy is already there.
@@ -292,6 +330,11 @@ impl TestServer {
     /// The data plane both HTTP listeners serve, for its metrics.
     pub fn data_plane(&self) -> &thingd::data_plane::DataPlane {
         &self.running.data_plane
+    }
+
+    /// The rules engine.
+    pub fn rules(&self) -> &thingd::rules::RulesEngine {
+        &self.running.rules
     }
 
     /// The data directory.

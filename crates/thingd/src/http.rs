@@ -1,6 +1,6 @@
 //! The HTTP listener: MQTT over WebSocket at `/mqtt`, Prometheus metrics at `/metrics`,
-//! `/health`, the data plane's routes (see [`crate::data_plane`]), and the AWS-compatible
-//! control-plane API for every other path.
+//! `/health`, the device data plane (`iot-data`), and the AWS-compatible control-plane API for
+//! every other path.
 
 use std::io;
 use std::net::SocketAddr;
@@ -22,51 +22,75 @@ use thingd_broker::websocket::WebSocketBytes;
 use crate::data_plane::DataPlane;
 use crate::shadows::ShadowService;
 
-/// The HTTP routes: MQTT over WebSocket, metrics and health, the data plane's (`iot-data`,
-/// SigV4 for `iotdata`), then the AWS IoT control plane (SigV4 for `iot`) for the rest.
+/// A service whose metrics `/metrics` shows after the broker's (the rules engine's, the shadow
+/// service's, the data plane's).
+pub trait MetricsSource: Send + Sync + 'static {
+    /// Appends the service's metrics in the Prometheus text format.
+    fn render_metrics(&self, out: &mut String);
+}
+
+impl MetricsSource for crate::rules::RulesEngine {
+    fn render_metrics(&self, out: &mut String) {
+        crate::rules::RulesEngine::render_metrics(self, out);
+    }
+}
+
+impl MetricsSource for ShadowService {
+    fn render_metrics(&self, out: &mut String) {
+        ShadowService::render_metrics(self, out);
+    }
+}
+
+impl MetricsSource for DataPlane {
+    fn render_metrics(&self, out: &mut String) {
+        self.metrics().render(out);
+    }
+}
+
+/// What the routes of this module share.
+#[derive(Clone)]
+struct HttpState {
+    broker: Broker,
+    metrics: Arc<[Arc<dyn MetricsSource>]>,
+}
+
+/// The HTTP routes: MQTT over WebSocket, metrics (the broker's, then each of `metrics`) and
+/// health, the data plane's (`iot-data`, SigV4 for `iotdata`), then the AWS IoT control plane
+/// (SigV4 for `iot`) for the rest.
 pub fn router(
     broker: Broker,
     api: thingd_api::ApiState,
-    shadows: Arc<ShadowService>,
     data_plane: Arc<DataPlane>,
+    metrics: Vec<Arc<dyn MetricsSource>>,
 ) -> Router {
-    let sources = MetricsSources {
-        broker: broker.clone(),
-        shadows,
-        data_plane: data_plane.clone(),
-    };
     Router::new()
         .route("/mqtt", get(mqtt_over_websocket))
-        .route("/metrics", get(metrics).with_state(sources))
+        .route("/metrics", get(render_metrics))
         .route("/health", get(|| async { "ok\n" }))
-        .with_state(broker)
+        .with_state(HttpState {
+            broker,
+            metrics: metrics.into(),
+        })
         .merge(crate::data_plane::api_router(data_plane, api.clone()))
         .merge(thingd_api::authenticated_router(api))
 }
 
-/// What `/metrics` renders: the broker's counters, then the services'.
-#[derive(Clone)]
-struct MetricsSources {
-    broker: Broker,
-    shadows: Arc<ShadowService>,
-    data_plane: Arc<DataPlane>,
-}
-
-async fn metrics(State(sources): State<MetricsSources>) -> impl IntoResponse {
-    let mut body = sources.broker.render_metrics();
-    sources.shadows.render_metrics(&mut body);
-    sources.data_plane.metrics().render(&mut body);
+async fn render_metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    let mut out = state.broker.render_metrics();
+    for source in state.metrics.iter() {
+        source.render_metrics(&mut out);
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        body,
+        out,
     )
 }
 
 /// [MQTT-6.0.0-3], [MQTT-6.0.0-4]: the sub-protocol is `mqtt`.
 async fn mqtt_over_websocket(
     upgrade: WebSocketUpgrade,
-    State(broker): State<Broker>,
+    State(HttpState { broker, .. }): State<HttpState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
 ) -> impl IntoResponse {
     let max_frame = broker.config().max_packet_size as usize + 8;

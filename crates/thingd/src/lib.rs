@@ -4,11 +4,13 @@
 #![warn(missing_docs)]
 
 pub mod authorizer;
+pub mod button;
 pub mod cert;
 pub mod credentials;
 pub mod data_plane;
 pub mod http;
 pub mod live;
+pub mod rules;
 pub mod serve;
 pub mod shadows;
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use thingd::ServeOptions;
+use thingd::rules::RulesOptions;
 use thingd_broker::BrokerConfig;
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
@@ -21,13 +22,48 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the platform.
-    Serve(ServeArgs),
+    // Boxed: its many flags make it far larger than the other subcommands' (large_enum_variant).
+    Serve(Box<ServeArgs>),
     /// Manage device certificates.
     #[command(subcommand)]
     Cert(CertCommand),
     /// Measure MQTT brokers (thingd's plain listener, Mosquitto, ...) with the scenarios of
     /// docs/perf.md, and print a Markdown table.
     Bench(BenchArgs),
+    /// Press the classic AWS IoT button once: publish a click to iotbutton/<serial> over
+    /// MQTT/TLS with the button's certificate, and wait for the broker's PUBACK.
+    Button(ButtonArgs),
+}
+
+#[derive(Args, Debug)]
+struct ButtonArgs {
+    /// The MQTT/TLS endpoint, host:port (the host is checked against the server certificate).
+    #[arg(long, default_value = "localhost:8883")]
+    endpoint: String,
+    /// The button's certificate (PEM).
+    #[arg(long)]
+    cert: PathBuf,
+    /// The button's private key (PEM).
+    #[arg(long)]
+    key: PathBuf,
+    /// The CA certificate the server's certificate chains to (PEM; thingd's ca.pem).
+    #[arg(long)]
+    ca: PathBuf,
+    /// The device serial number (DSN), e.g. G030JF051234A5BC.
+    #[arg(long)]
+    serial: String,
+    /// The press: SINGLE, DOUBLE or LONG (the clickType AWS's button sends; any case).
+    #[arg(long, value_enum, ignore_case = true, default_value = "single")]
+    click: thingd::button::ClickType,
+    /// The battery voltage reported, in millivolts.
+    #[arg(long, default_value_t = 1567)]
+    battery_mv: u32,
+    /// The MQTT client id (default: the serial number).
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Seconds to wait for the broker before giving up.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
 }
 
 #[derive(Args, Debug)]
@@ -101,6 +137,61 @@ struct ServeArgs {
     /// The 12-digit account id in the ARNs thingd hands out.
     #[arg(long, env = "THINGD_ACCOUNT_ID", default_value = "000000000000", value_parser = parse_account_id)]
     account_id: String,
+    /// A URL prefix of HTTP topic rule destinations thingd trusts (repeatable): a destination
+    /// under it is ENABLED at once, without AWS's confirmation POST.
+    #[arg(long = "rules-trusted-destination", value_name = "PREFIX")]
+    rules_trusted_destinations: Vec<String>,
+    /// Run no topic rules (none is loaded; Basic Ingest topics are refused).
+    #[arg(long)]
+    no_rules: bool,
+    /// Messages waiting for one rule's evaluation; past it the rule drops new messages.
+    #[arg(long, value_name = "N", default_value_t = RulesOptions::default().rule_queue)]
+    rules_queue: usize,
+    /// Results waiting for one rule action; past it the action fails (the error action runs).
+    #[arg(long, value_name = "N", default_value_t = RulesOptions::default().action_queue)]
+    rules_action_queue: usize,
+    /// Requests of one http rule action under way at once (other actions deliver in order,
+    /// one batch at a time).
+    #[arg(long, value_name = "N", default_value_t = RulesOptions::default().action_concurrency)]
+    rules_action_concurrency: usize,
+    /// The most results a batching action (dynamoDBv2, kinesis, firehose, kafka) writes at once.
+    #[arg(long, value_name = "N", default_value_t = RulesOptions::default().batch_size)]
+    rules_batch_size: usize,
+    /// The http action's request timeout, in milliseconds (AWS: 3000).
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    rules_http_timeout_ms: u64,
+    /// Every other action's timeout per batch, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    rules_action_timeout_ms: u64,
+    /// A URL prefix the http action may reach over plain http:// (repeatable); HTTPS needs none.
+    #[arg(long = "rules-http-allow", value_name = "PREFIX")]
+    rules_http_allow: Vec<String>,
+    /// A PEM file of CA certificates the http action trusts besides the webpki roots
+    /// (repeatable).
+    #[arg(long = "rules-http-ca", value_name = "FILE")]
+    rules_http_ca: Vec<PathBuf>,
+    /// PostgreSQL for the dynamoDBv2 action (default: rules.db, SQLite, in the data directory).
+    #[arg(
+        long,
+        env = "THINGD_RULES_POSTGRES",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    rules_postgres: Option<String>,
+    /// The NATS server (JetStream) of the kinesis and firehose actions.
+    #[arg(
+        long,
+        env = "THINGD_RULES_NATS",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    rules_nats: Option<String>,
+    /// How many republish actions a message may pass through before it is dropped.
+    #[arg(long, value_name = "N", default_value_t = RulesOptions::default().max_republish_depth)]
+    rules_max_republish_depth: u8,
+    /// The most metric series the cloudwatchMetric action creates on /metrics.
+    #[arg(long, value_name = "N", default_value_t = RulesOptions::default().max_metric_series)]
+    rules_max_metric_series: usize,
 }
 
 fn parse_account_id(value: &str) -> Result<String, String> {
@@ -156,8 +247,9 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Bench(args) => bench(args),
+        Command::Button(args) => button(args),
         Command::Cert(CertCommand::Issue { name, out, data_dir, force }) => {
             run_async(thingd::cert::issue(&data_dir, &name, &out, force)).map(|id| {
                 info!(message = "Issued and registered a device certificate.", certificate_id = %id, out = %out.display());
@@ -171,6 +263,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn button(args: ButtonArgs) -> anyhow::Result<()> {
+    let options = thingd::button::ButtonOptions {
+        endpoint: args.endpoint,
+        cert: args.cert,
+        key: args.key,
+        ca: args.ca,
+        serial: args.serial,
+        click: args.click,
+        battery_mv: args.battery_mv,
+        client_id: args.client_id,
+        timeout: std::time::Duration::from_secs(args.timeout),
+    };
+    let topic = run_async(thingd::button::press(&options))?;
+    info!(message = "The click was published and acknowledged.", topic = %topic, click = options.click.as_str());
+    Ok(())
 }
 
 /// Runs a future on a small runtime, for the subcommands that talk to the store or the network.
@@ -189,6 +298,24 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     options.api = args.api.0;
     options.https = args.https.0;
     options.hostnames = args.hostnames;
+    options.rules_trusted_destinations = args.rules_trusted_destinations;
+    options.rules = RulesOptions {
+        enabled: !args.no_rules,
+        rule_queue: args.rules_queue,
+        action_queue: args.rules_action_queue,
+        action_concurrency: args.rules_action_concurrency,
+        batch_size: args.rules_batch_size,
+        http_timeout: std::time::Duration::from_millis(args.rules_http_timeout_ms),
+        action_timeout: std::time::Duration::from_millis(args.rules_action_timeout_ms),
+        http_allow: args.rules_http_allow,
+        http_ca_files: args.rules_http_ca,
+        trusted_destinations: Vec::new(),
+        postgres_url: args.rules_postgres,
+        sqlite_path: None,
+        nats_url: args.rules_nats,
+        max_republish_depth: args.rules_max_republish_depth,
+        max_metric_series: args.rules_max_metric_series,
+    };
     options.partition = thingd_registry::Partition {
         region: args.region,
         account: args.account_id,

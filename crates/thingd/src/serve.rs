@@ -9,6 +9,7 @@ use crate::authorizer::RegistryAuthorizer;
 use crate::data_plane::DataPlane;
 use crate::data_plane::https::{HttpsConfig, HttpsServer};
 use crate::live::LiveConnections;
+use crate::rules::{RulesEngine, RulesOptions};
 use crate::shadows::{ShadowConfig, ShadowService};
 use anyhow::Context;
 use thingd_api::AuthorizationChange;
@@ -51,6 +52,12 @@ pub struct ServeOptions {
     pub partition: Partition,
     /// The Device Shadow service's queues and batching.
     pub shadows: ShadowConfig,
+    /// URL prefixes of HTTP topic rule destinations thingd trusts
+    /// (`--rules-trusted-destination`): such a destination is ENABLED at once, without the
+    /// confirmation POST.
+    pub rules_trusted_destinations: Vec<String>,
+    /// The rules engine: queues, timeouts, and the engines its actions deliver to.
+    pub rules: RulesOptions,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -64,6 +71,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("hostnames", &self.hostnames)
             .field("broker", &self.broker)
             .field("mqtt_tcp_policy", &self.mqtt_tcp_policy)
+            .field("rules", &self.rules)
             .finish_non_exhaustive()
     }
 }
@@ -88,6 +96,8 @@ impl ServeOptions {
                 account: "000000000000".to_owned(),
             },
             shadows: ShadowConfig::default(),
+            rules_trusted_destinations: Vec::new(),
+            rules: RulesOptions::default(),
         }
     }
 }
@@ -120,6 +130,8 @@ pub struct Running {
     pub admin_key: AccessKey,
     /// The Device Shadow service (MQTT shadow topics; the HTTPS data plane calls it too).
     pub shadows: Arc<ShadowService>,
+    /// The rules engine.
+    pub rules: RulesEngine,
     http_stop: CancellationToken,
     http_task: Option<JoinHandle<()>>,
     https_server: Option<HttpsServer>,
@@ -133,6 +145,7 @@ struct BrokerEvents {
     broker: Broker,
     live: Option<LiveConnections>,
     data_plane: Arc<DataPlane>,
+    rules: RulesEngine,
 }
 
 impl thingd_api::RegistryEvents for BrokerEvents {
@@ -153,6 +166,14 @@ impl thingd_api::RegistryEvents for BrokerEvents {
             live.authorization_changed(change);
         }
     }
+
+    fn topic_rule_changed(&self, rule_name: &str) {
+        self.rules.topic_rule_changed(rule_name);
+    }
+
+    fn topic_rule_destination_changed(&self, arn: &str) {
+        self.rules.topic_rule_destination_changed(arn);
+    }
 }
 
 /// The SQLite database in the data directory.
@@ -168,6 +189,17 @@ fn endpoint_url(bound: SocketAddr) -> String {
         std::net::IpAddr::V4(ip) => ip.to_string(),
     };
     format!("http://{host}:{}", bound.port())
+}
+
+/// The base URL a topic rule destination's owner reaches the API at, for the confirmation
+/// message's `enableUrl`: the first `--hostname` when the listener binds every address (the
+/// loopback address [`endpoint_url`] gives would mean nothing to a remote receiver), else the
+/// bound address.
+fn api_url(bound: SocketAddr, hostnames: &[String]) -> String {
+    match hostnames.first() {
+        Some(host) if bound.ip().is_unspecified() => format!("http://{host}:{}", bound.port()),
+        _ => endpoint_url(bound),
+    }
 }
 
 /// Tells the operator how to point the AWS CLI at thingd. These lines are instructions for a
@@ -250,6 +282,20 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         options.partition.clone(),
         live.clone(),
     );
+    // Before any listener: every stored rule sees the first message.
+    let mut rules_options = options.rules.clone();
+    rules_options
+        .trusted_destinations
+        .extend(options.rules_trusted_destinations.iter().cloned());
+    let rules = RulesEngine::start(
+        broker.clone(),
+        registry.clone(),
+        &options.partition,
+        rules_options,
+        &options.data_dir,
+    )
+    .await
+    .context("starting the rules engine")?;
     let mut running = Running {
         mqtt: None,
         mqtt_tcp: None,
@@ -263,6 +309,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         live: live.clone(),
         admin_key: admin_key.clone(),
         shadows,
+        rules: rules.clone(),
         http_stop: CancellationToken::new(),
         http_task: None,
         https_server: None,
@@ -343,13 +390,23 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
                 broker: broker.clone(),
                 live,
                 data_plane: data_plane.clone(),
+                rules: rules.clone(),
             }),
+            rules: thingd_api::RulesApiConfig {
+                trusted_destination_prefixes: options.rules_trusted_destinations.clone(),
+                api_url: api_url(bound, &options.hostnames),
+                ..thingd_api::RulesApiConfig::default()
+            },
         };
         let app = crate::http::router(
             broker.clone(),
             api,
-            running.shadows.clone(),
             data_plane.clone(),
+            vec![
+                running.shadows.clone() as Arc<dyn crate::http::MetricsSource>,
+                data_plane.clone(),
+                Arc::new(rules.clone()),
+            ],
         );
         running.http_task = Some(tokio::spawn(async move {
             let service = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -366,7 +423,8 @@ impl Running {
     ///
     /// The order matters: the HTTP and HTTPS listeners first (no new request arrives), then the
     /// shadow service (its queued requests are answered and their accepted/delta messages
-    /// published), and the broker last, so that nothing is published into a stopped broker.
+    /// published), then the broker, so that nothing is published into a stopped broker, and the rules engine
+    /// after it, finishing the actions of what the broker routed.
     pub async fn shutdown(mut self) {
         self.http_stop.cancel();
         if let Some(https) = self.https_server.take() {
@@ -377,5 +435,9 @@ impl Running {
         }
         self.shadows.shutdown().await;
         self.broker.shutdown().await;
+        // The rules engine last: it finishes the actions of what the broker routed.
+        self.rules
+            .shutdown(self.broker.config().shutdown_grace)
+            .await;
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
-use thingd_api::{ApiState, AuthorizationChange, RegistryEvents, router};
+use thingd_api::{ApiState, AuthorizationChange, RegistryEvents, RulesApiConfig, router};
 use thingd_registry::Partition;
 use thingd_storage::SqliteStore;
 use tower::ServiceExt;
@@ -26,6 +26,8 @@ pub(crate) const MALFORMED_POLICY: AwsError = ("MalformedPolicyException", 400);
 pub(crate) const VERSIONS_LIMIT_EXCEEDED: AwsError = ("VersionsLimitExceededException", 409);
 pub(crate) const NOT_IMPLEMENTED: AwsError = ("NotImplementedException", 501);
 pub(crate) const UNKNOWN_OPERATION: AwsError = ("UnknownOperationException", 404);
+pub(crate) const SQL_PARSE: AwsError = ("SqlParseException", 400);
+pub(crate) const UNAUTHORIZED: AwsError = ("UnauthorizedException", 401);
 
 /// Records the certificates the API announced as revoked and the authorization changes it
 /// announced.
@@ -33,6 +35,8 @@ pub(crate) const UNKNOWN_OPERATION: AwsError = ("UnknownOperationException", 404
 pub(crate) struct RecordedEvents {
     pub(crate) revoked: Mutex<Vec<String>>,
     pub(crate) changes: Mutex<Vec<AuthorizationChange>>,
+    /// Topic rules and destinations announced as changed (`rule:{name}`, `destination:{arn}`).
+    pub(crate) rule_changes: Mutex<Vec<String>>,
 }
 
 impl RegistryEvents for RecordedEvents {
@@ -42,6 +46,20 @@ impl RegistryEvents for RecordedEvents {
 
     fn authorization_changed(&self, change: &AuthorizationChange) {
         self.changes.lock().unwrap().push(change.clone());
+    }
+
+    fn topic_rule_changed(&self, rule_name: &str) {
+        self.rule_changes
+            .lock()
+            .unwrap()
+            .push(format!("rule:{rule_name}"));
+    }
+
+    fn topic_rule_destination_changed(&self, arn: &str) {
+        self.rule_changes
+            .lock()
+            .unwrap()
+            .push(format!("destination:{arn}"));
     }
 }
 
@@ -108,6 +126,11 @@ impl Answer {
 
 impl TestApi {
     pub(crate) async fn new() -> TestApi {
+        TestApi::with_rules(RulesApiConfig::default()).await
+    }
+
+    /// The API with this configuration of topic rule destinations.
+    pub(crate) async fn with_rules(rules: RulesApiConfig) -> TestApi {
         let events = Arc::new(RecordedEvents::default());
         let state = ApiState {
             store: Arc::new(SqliteStore::memory().await.unwrap()),
@@ -118,6 +141,7 @@ impl TestApi {
             ca: Arc::new(thingd_pki::CertificateAuthority::generate().unwrap()),
             endpoint_host: "iot.example.test".into(),
             events: events.clone(),
+            rules,
         };
         TestApi { state, events }
     }
@@ -162,6 +186,47 @@ impl TestApi {
             error_type,
             body,
         }
+    }
+
+    /// Sends `method path` with `body` as it is (not necessarily JSON) and extra headers.
+    pub(crate) async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let described = format!("{method} {path}");
+        let mut request = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Body::from(body.to_owned())).unwrap();
+        let response = router(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let error_type = response
+            .headers()
+            .get("x-amzn-ErrorType")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        Answer {
+            request: described,
+            status,
+            error_type,
+            body,
+        }
+    }
+
+    /// The topic rule and destination changes announced since the last call, emptied.
+    pub(crate) fn take_rule_changes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.events.rule_changes.lock().unwrap())
     }
 
     pub(crate) async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {

@@ -6,11 +6,13 @@
 // The harness serves every family's tests; a family need not use all of it.
 mod ca_certificates;
 mod certificates;
+mod destinations;
 mod endpoint;
 #[allow(dead_code)]
 mod harness;
 mod policies;
 mod principals;
+mod rules;
 mod tags;
 mod thing_groups;
 mod thing_types;

@@ -149,9 +149,9 @@ async fn list_things_pages_and_filters() {
 #[tokio::test]
 async fn unknown_and_unimplemented_operations_get_aws_errors() {
     let api = TestApi::new().await;
-    api.get("/rules")
+    api.get("/billing-groups")
         .await
-        .error_saying(NOT_IMPLEMENTED, "ListTopicRules");
+        .error_saying(NOT_IMPLEMENTED, "ListBillingGroups");
     api.get("/no/such/operation").await.error(UNKNOWN_OPERATION);
 }
 

@@ -7,6 +7,7 @@ mod certificates;
 mod groups;
 mod policies;
 mod principals;
+mod rules;
 mod shadows;
 mod tags;
 mod thing_types;

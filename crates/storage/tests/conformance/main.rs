@@ -10,6 +10,7 @@ mod certificates;
 mod groups;
 mod policies;
 mod principals;
+mod rules;
 mod shadows;
 mod sqlite;
 mod support;
@@ -126,6 +127,19 @@ macro_rules! cases {
                 named_shadows_page,
                 batch_mixed_outcomes,
                 concurrent_batches_one_wins,
+            ],
+            rules: [
+                rule_insert_if_absent,
+                rule_missing,
+                rule_round_trip,
+                rule_replace_and_disable,
+                rule_list_pages,
+                destination_insert_if_absent,
+                destination_missing,
+                destination_round_trip,
+                destination_update_compare_and_swap,
+                destination_concurrent_updates_one_wins,
+                destination_list_pages_and_delete,
             ],
         }
     };

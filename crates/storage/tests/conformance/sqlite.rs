@@ -184,7 +184,7 @@ async fn migrations_run_once() {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(count, 3, "one row per migration");
+    assert_eq!(count, 4, "one row per migration (0001 to 0004)");
     pool.close().await;
 }
 

@@ -309,7 +309,132 @@ def refused_requests(iot, _args):
     return r
 
 
+class ConfirmingReceiver:
+    """A webhook on loopback that does what a destination's owner does: on AWS's confirmation
+    POST it records the message and GETs the enableUrl as it is (no signature, no SDK)."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        import urllib.request
+
+        self.messages = []
+        self.confirmed = threading.Event()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length) or b"null")
+                receiver.messages.append(
+                    {
+                        "path": self.path,
+                        "messageType": self.headers.get("x-amz-rules-engine-message-type"),
+                        "arnHeader": self.headers.get("x-amz-rules-engine-destination-arn"),
+                        "body": body,
+                    }
+                )
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                if isinstance(body, dict) and body.get("enableUrl"):
+                    with urllib.request.urlopen(body["enableUrl"], timeout=10) as answer:
+                        receiver.messages[-1]["enableStatus"] = answer.status
+                    receiver.confirmed.set()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/iot"
+
+    def close(self):
+        self.server.shutdown()
+
+
+def rules(iot, _args):
+    """Get, list, replace, enable/disable and delete the rule the AWS CLI created (`cli_rule`),
+    the errors of the Rules API, and a destination confirmed through its enableUrl."""
+    r = {}
+    r["get"] = call(iot.get_topic_rule, ruleName="cli_rule")
+    r["create_second"] = call(
+        iot.create_topic_rule,
+        ruleName="py_rule",
+        topicRulePayload={
+            "sql": "SELECT * FROM 'py/+'",
+            "actions": [{"kinesis": {"roleArn": "arn:aws:iam::000000000000:role/r", "streamName": "s"}}],
+            "ruleDisabled": True,
+        },
+        tags="team=iot",
+    )
+    r["list_pages"] = pages("list_topic_rules", iot, "rules", PaginationConfig={"PageSize": 1})
+    r["list_disabled"] = call(iot.list_topic_rules, ruleDisabled=True)
+    r["list_topic"] = call(iot.list_topic_rules, topic="py/+")
+    r["replace"] = call(
+        iot.replace_topic_rule,
+        ruleName="cli_rule",
+        topicRulePayload={
+            "sql": "SELECT temperature FROM 'sensors/#' WHERE temperature > 30",
+            "description": "replaced by boto3",
+            "actions": [
+                {"firehose": {"roleArn": "arn:aws:iam::000000000000:role/r", "deliveryStreamName": "hot", "separator": "\n"}}
+            ],
+            "awsIotSqlVersion": "2016-03-23",
+        },
+    )
+    r["get_replaced"] = call(iot.get_topic_rule, ruleName="cli_rule")
+    r["disable"] = call(iot.disable_topic_rule, ruleName="cli_rule")
+    r["get_disabled"] = call(iot.get_topic_rule, ruleName="cli_rule")
+    r["enable"] = call(iot.enable_topic_rule, ruleName="cli_rule")
+    r["bad_sql"] = call(
+        iot.create_topic_rule, ruleName="bad_sql", topicRulePayload={"sql": "SELECT * FRM 'a'", "actions": []}
+    )
+    r["unsupported_action"] = call(
+        iot.create_topic_rule,
+        ruleName="with_lambda",
+        topicRulePayload={
+            "sql": "SELECT * FROM 'a'",
+            "actions": [{"lambda": {"functionArn": "arn:aws:lambda:us-east-1:000000000000:function:f"}}],
+        },
+    )
+    r["exists"] = call(
+        iot.create_topic_rule, ruleName="py_rule", topicRulePayload={"sql": "SELECT * FROM 'a'", "actions": []}
+    )
+    r["get_missing"] = call(iot.get_topic_rule, ruleName="no_such_rule")
+
+    receiver = ConfirmingReceiver()
+    try:
+        r["receiver_url"] = receiver.url
+        r["create_destination"] = call(
+            iot.create_topic_rule_destination,
+            destinationConfiguration={"httpUrlConfiguration": {"confirmationUrl": receiver.url}},
+        )
+        r["confirmed_in_time"] = receiver.confirmed.wait(10)
+        r["messages"] = receiver.messages
+        arn = r["create_destination"].get("ok", {}).get("topicRuleDestination", {}).get("arn", "")
+        r["get_destination"] = call(iot.get_topic_rule_destination, arn=arn)
+        r["list_destinations"] = pages("list_topic_rule_destinations", iot, "destinationSummaries")
+        r["disable_destination"] = call(iot.update_topic_rule_destination, arn=arn, status="DISABLED")
+        r["get_disabled_destination"] = call(iot.get_topic_rule_destination, arn=arn)
+        r["destination_exists"] = call(
+            iot.create_topic_rule_destination,
+            destinationConfiguration={"httpUrlConfiguration": {"confirmationUrl": receiver.url}},
+        )
+        r["confirm_unknown"] = call(iot.confirm_topic_rule_destination, confirmationToken="not-a-token")
+        r["delete_destination"] = call(iot.delete_topic_rule_destination, arn=arn)
+        r["get_deleted_destination"] = call(iot.get_topic_rule_destination, arn=arn)
+    finally:
+        receiver.close()
+
+    r["delete"] = call(iot.delete_topic_rule, ruleName="cli_rule")
+    r["get_deleted"] = call(iot.get_topic_rule, ruleName="cli_rule")
+    r["delete_again"] = call(iot.delete_topic_rule, ruleName="cli_rule")
+    return r
+
+
 SCENARIOS = {
+    "rules": rules,
     "things": things,
     "thing_types_and_groups": thing_types_and_groups,
     "certificates": certificates,

@@ -11,5 +11,6 @@ mod boto3;
 mod cli;
 mod devices;
 mod restart;
+mod rules;
 mod sdk;
 mod support;

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod binary;
+mod button;
 mod metrics;
 mod mosquitto;
 mod paho;

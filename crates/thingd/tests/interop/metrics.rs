@@ -26,7 +26,16 @@ fn parse(text: &str) -> BTreeMap<String, f64> {
         } else if line.is_empty() {
             continue;
         } else {
-            let (name, value) = line.split_once(' ').expect("a sample is `name value`");
+            let (series, value) = line.rsplit_once(' ').expect("a sample is `name value`");
+            // A sample may carry labels, `name{label="value",...}` (the rules engine's per
+            // action type counters).
+            let name = match series.split_once('{') {
+                Some((name, labels)) => {
+                    assert!(labels.ends_with('}') && labels.contains("=\""), "{line}");
+                    name
+                }
+                None => series,
+            };
             assert!(name.starts_with("thingd_"), "{line}");
             assert!(
                 name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
@@ -37,8 +46,8 @@ fn parse(text: &str) -> BTreeMap<String, f64> {
                 .parse()
                 .unwrap_or_else(|_| panic!("a numeric value: {line}"));
             assert!(
-                samples.insert(name.to_string(), value).is_none(),
-                "duplicate sample {name}"
+                samples.insert(series.to_string(), value).is_none(),
+                "duplicate sample {series}"
             );
         }
     }
