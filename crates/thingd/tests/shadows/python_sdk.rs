@@ -2,7 +2,8 @@
 //! thing, its certificate and a policy made through the API with the AWS SDK for Rust, as a user
 //! provisions a device; then `shadow_sdk.py` connects with
 //! `mqtt_connection_builder.mtls_from_path` and drives the classic and a named shadow with
-//! `IotShadowClient`. The script prints what it observed; the checks are here.
+//! `IotShadowClient`. The script prints what it observed; the checks are here. Then boto3's
+//! `iot-data` client reads the named shadow the SDK wrote and reports on it over SigV4.
 
 use std::path::Path;
 
@@ -153,5 +154,53 @@ async fn the_aws_iot_device_sdk_for_python_uses_shadows() {
     );
     assert_eq!(observed["get_deleted"]["code"], 404);
     assert_eq!(observed["delete_again"]["code"], 404);
+
+    // boto3's `iot-data` client, as an application would use it with the two files thingd
+    // writes, reads the named shadow the device SDK wrote and reports on it.
+    let boto3 = format!(
+        r#"
+import boto3, json
+client = boto3.client("iot-data")
+got = json.loads(client.get_thing_shadow(thingName="{thing}", shadowName="settings")["payload"].read())
+updated = json.loads(client.update_thing_shadow(thingName="{thing}", shadowName="settings",
+    payload=json.dumps({{"state": {{"reported": {{"mode": "auto"}}}}}}))["payload"].read())
+print(json.dumps({{"state": got["state"], "version": got["version"], "updated": updated["version"]}}))
+"#
+    );
+    let mut command = Command::new("python3");
+    command.env_clear();
+    for name in ["PATH", "HOME"] {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    command
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            server.data_dir().join("credentials"),
+        )
+        .env("AWS_CONFIG_FILE", server.data_dir().join("aws-config"))
+        .args(["-c", &boto3]);
+    let finished = Proc::spawn_command("python3 (boto3 iot-data)", command, None)
+        .finish()
+        .await;
+    finished.assert_success("boto3 iot-data on the SDK's shadow");
+    let last = finished.stdout.last().expect("boto3 printed nothing");
+    let seen: Value = serde_json::from_str(last).unwrap();
+    assert_eq!(
+        seen,
+        json!({"state": {"desired": {"mode": "auto"}, "delta": {"mode": "auto"}}, "version": 1, "updated": 2})
+    );
+    let document: Value = serde_json::from_slice(
+        &server
+            .shadows()
+            .get(thing, Some("settings"))
+            .await
+            .expect("the shadow boto3 updated"),
+    )
+    .unwrap();
+    assert_eq!(document["state"]["reported"], json!({"mode": "auto"}));
+    assert_eq!(document["state"].get("delta"), None, "{document}");
+    assert_eq!(document["version"], 2);
     server.shutdown().await;
 }
