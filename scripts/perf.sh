@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures thingd and the Mosquitto on 127.0.0.1:1883 with the same load generator, in one run,
 # and prints the Markdown table that docs/perf.md records. Arguments go to `thingd bench`
-# (default: every scenario, median of three 10 s runs after 2 s of warm-up).
+# (default: every scenario, median of three 10 s runs after 2 s of warm-up). `perf.sh durable`
+# measures QoS 1 scenarios with clean and then persistent subscribers, thingd only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,19 @@ done
 AWS_SHARED_CREDENTIALS_FILE="$data/credentials" AWS_CONFIG_FILE="$data/aws-config" \
     aws iot create-policy --policy-name bench-allow-all --policy-document \
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}' >/dev/null
+if [[ "${1:-}" == durable ]]; then
+    # Durable QoS 1 next to the in-memory path, on one server: the same scenarios with clean
+    # subscribers, then with persistent ones (every delivery stored until acknowledged).
+    shift
+    if [[ $# -eq 0 ]]; then
+        set -- --runs 3 --warmup 2 --duration 10
+    fi
+    ./target/release/thingd bench --target "thingd=127.0.0.1:${PORT}" --scenario b,c,f "$@"
+    ./target/release/thingd bench --target "thingd=127.0.0.1:${PORT}" --scenario b,c,f \
+        --persistent-subscribers "$@" | tail -n +3
+    curl -s "http://127.0.0.1:${API_PORT}/metrics" | grep -E '^thingd_store_(commits|rows_written)_total' >&2
+    exit 0
+fi
 if [[ $# -eq 0 ]]; then
     set -- --runs 3 --warmup 2 --duration 10
 fi

@@ -24,6 +24,16 @@ pub(crate) struct Connection {
 }
 
 pub(crate) async fn connect(addr: SocketAddr, client_id: &str) -> anyhow::Result<Connection> {
+    connect_with(addr, client_id, true).await
+}
+
+/// Connects with Clean Session `clean`: `false` asks for a persistent session, whose QoS 1
+/// deliveries a durable broker stores until they are acknowledged.
+pub(crate) async fn connect_with(
+    addr: SocketAddr,
+    client_id: &str,
+    clean: bool,
+) -> anyhow::Result<Connection> {
     let stream = TcpStream::connect(addr)
         .await
         .with_context(|| format!("connecting to {addr}"))?;
@@ -32,6 +42,7 @@ pub(crate) async fn connect(addr: SocketAddr, client_id: &str) -> anyhow::Result
     let mut out = BytesMut::new();
     let mut connect = Connect::new(VERSION, MqttString::new(client_id)?);
     connect.keep_alive = 120;
+    connect.clean_start = clean;
     Packet::Connect(Box::new(connect)).encode(VERSION, &mut out)?;
     writer.write_all(&out).await?;
     let mut connection = Connection {

@@ -48,6 +48,9 @@ pub struct Scenario {
     pub warmup: Duration,
     /// Time measured.
     pub duration: Duration,
+    /// Subscribers ask for persistent sessions (Clean Session 0), so a durable broker stores
+    /// their QoS 1 deliveries until acknowledged: the durable path instead of the in-memory one.
+    pub persistent_subscribers: bool,
 }
 
 impl Scenario {
@@ -64,6 +67,7 @@ impl Scenario {
             rate: None,
             warmup,
             duration,
+            persistent_subscribers: false,
         };
         vec![
             s("a:1-1-qos0-16B", Topology::Pairs, 1, 1, QoS::AtMostOnce, 16),
@@ -201,7 +205,12 @@ pub async fn run(target: SocketAddr, scenario: &Scenario) -> anyhow::Result<Repo
     let epoch = Instant::now();
     let mut subscribers = Vec::with_capacity(scenario.subscribers);
     for s in 0..scenario.subscribers {
-        let mut connection = client::connect(target, &format!("bench-{tag}-sub-{s}")).await?;
+        let mut connection = client::connect_with(
+            target,
+            &format!("bench-{tag}-sub-{s}"),
+            !scenario.persistent_subscribers,
+        )
+        .await?;
         connection
             .subscribe(&scenario.subscribe_filter(&tag, s), scenario.qos)
             .await?;

@@ -18,7 +18,7 @@ use crate::core::Core;
 use crate::hooks::{HookId, HookOptions, PublishHook, PublishOrigin};
 use crate::message::Message;
 use crate::metrics::{Metrics, render_gauge};
-use crate::store::{MemorySessionStore, SessionStore};
+use crate::store::{BackendError, DurableBackend};
 
 /// An MQTT broker. Cheap to clone: clones share the same state.
 #[derive(Clone, Debug)]
@@ -27,21 +27,30 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// A broker with no listeners yet, whose sessions live in memory.
+    /// A broker with no listeners yet, whose state lives in memory only: a restart loses
+    /// persistent sessions and retained messages.
     pub fn new(config: BrokerConfig, authorizer: Arc<dyn Authorizer>) -> Broker {
-        Self::with_store(config, authorizer, Arc::new(MemorySessionStore::new()))
+        Broker {
+            core: Core::new(config, authorizer, None),
+        }
     }
 
-    /// A broker that keeps persistent sessions in `store`, restoring those it holds. Must be
-    /// called inside a tokio runtime (restored sessions get their expiry timers).
-    pub fn with_store(
+    /// A broker that keeps retained messages and persistent sessions (with their queued and
+    /// unacknowledged QoS 1 and 2 messages, and pending wills) in `backend`, restoring what it
+    /// holds; QoS 1 and 2 PUBLISH packets that need a write are acknowledged once it is
+    /// durable. Must be called inside a tokio runtime.
+    pub async fn durable(
         config: BrokerConfig,
         authorizer: Arc<dyn Authorizer>,
-        store: Arc<dyn SessionStore>,
-    ) -> Broker {
-        let core = Core::new(config, authorizer, store);
-        core.restore_sessions();
-        Broker { core }
+        backend: Box<dyn DurableBackend>,
+    ) -> Result<Broker, BackendError> {
+        let (opened, snapshot) =
+            crate::durable::open(backend, config.max_stored_bytes, config.store_full).await?;
+        let core = Core::new(config, authorizer, Some(opened.durable.clone()));
+        core.restore(&snapshot);
+        drop(snapshot);
+        *core.writer.lock() = Some(opened.start_writer());
+        Ok(Broker { core })
     }
 
     /// The configuration.
@@ -118,6 +127,9 @@ impl Broker {
             "Retained messages stored.",
             self.core.retained.len() as u64,
         );
+        if let Some(durable) = &self.core.durable {
+            durable.render(&mut out);
+        }
         out
     }
 
@@ -241,6 +253,14 @@ impl Broker {
             // store resumes them.
             self.core.save_session(&session);
             session.mailbox.close();
+        }
+        if let Some(durable) = &self.core.durable {
+            // Everything submitted is committed before the broker reports that it stopped.
+            durable.close();
+            let writer = self.core.writer.lock().take();
+            if let Some(writer) = writer {
+                let _ = writer.await;
+            }
         }
     }
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 use mqtt_codec::QoS;
 use mqtt_topic::TopicLimits;
 
+pub use crate::durable::StoreFull;
+
 /// What happens when a persistent session's queue is full and another QoS 1 or 2 message arrives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum QueueOverflow {
@@ -14,6 +16,9 @@ pub enum QueueOverflow {
     DropNew,
     /// Disconnect the subscriber with 0x97 Quota exceeded (MQTT 5.0) and drop the message.
     Disconnect,
+    /// Drop the oldest queued message (not one already sent and awaiting its acknowledgement)
+    /// to make room for the new one, and count it.
+    DropOldest,
 }
 
 /// The broker's configuration.
@@ -58,6 +63,11 @@ pub struct BrokerConfig {
     pub max_subscriptions_per_session: usize,
     /// The most retained messages kept.
     pub max_retained_messages: usize,
+    /// The most bytes of messages the durable store holds for persistent sessions (encoded
+    /// packets; retained messages are bounded by `max_retained_messages` instead).
+    pub max_stored_bytes: u64,
+    /// What happens past `max_stored_bytes`.
+    pub store_full: StoreFull,
     /// Topic length and depth limits; `TopicLimits::AWS_IOT` applies AWS IoT Core's.
     pub topic_limits: TopicLimits,
     /// How long a publisher waits for a congested subscriber's queue to drain before it reads
@@ -90,6 +100,8 @@ impl Default for BrokerConfig {
             max_write_buffer: 256 * 1024,
             max_subscriptions_per_session: 1000,
             max_retained_messages: 100_000,
+            max_stored_bytes: 1 << 30,
+            store_full: StoreFull::Refuse,
             topic_limits: TopicLimits::MQTT,
             backpressure_timeout: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(5),

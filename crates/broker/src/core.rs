@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -17,13 +17,10 @@ use crate::metrics::Metrics;
 use crate::retained::{RetainOutcome, RetainedStore};
 use crate::router::{RouteOutcome, RouteScratch, Router};
 use mqtt_codec::ReasonCode;
-use mqtt_topic::SubscriptionFilter;
 use parking_lot::Mutex;
-use tracing::warn;
 
-use crate::router::Subscriber;
-use crate::session::{ConnectionControl, Detached, Session, SessionRegistry, StoredSubscription};
-use crate::store::SessionStore;
+use crate::durable::{Durable, Op};
+use crate::session::{ConnectionControl, Detached, Session, SessionRegistry};
 
 /// Everything the connection tasks share.
 pub(crate) struct Core {
@@ -45,8 +42,10 @@ pub(crate) struct Core {
     pub(crate) shutdown: CancellationToken,
     /// Every connection and timer task, so shutdown can wait for them.
     pub(crate) tasks: TaskTracker,
-    /// Where persistent sessions' durable state is kept.
-    pub(crate) store: Arc<dyn SessionStore>,
+    /// The durable store's writer, when the broker keeps state across restarts.
+    pub(crate) durable: Option<Arc<Durable>>,
+    /// The writer task, awaited at shutdown so that everything submitted is committed.
+    pub(crate) writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Open connections by the id of the client certificate they authenticated with, so that a
     /// certificate that is deactivated or deleted closes its connections at once.
     pub(crate) by_certificate: Mutex<HashMap<String, Vec<TrackedConnection>>>,
@@ -72,10 +71,11 @@ impl Core {
     pub(crate) fn new(
         config: BrokerConfig,
         authorizer: Arc<dyn Authorizer>,
-        store: Arc<dyn SessionStore>,
+        durable: Option<Arc<Durable>>,
     ) -> Arc<Core> {
         Arc::new(Core {
-            store,
+            durable,
+            writer: Mutex::new(None),
             by_certificate: Mutex::new(HashMap::new()),
             sessions: SessionRegistry::new(&config),
             retained: RetainedStore::new(config.max_retained_messages),
@@ -116,14 +116,35 @@ impl Core {
         let outcome = if found.hook_only {
             RouteOutcome::default()
         } else {
-            if message.retain {
-                retained = Some(self.retained.retain(&message));
-            }
             let mut scratch = RouteScratch::default();
-            self.router.route(&message, &mut scratch)
+            let outcome = self
+                .router
+                .route(&message, &mut scratch, self.durable.as_deref());
+            if message.retain {
+                retained = Some(self.retain(&message).0);
+            }
+            outcome
         };
         hooks.call(&message, origin);
         (outcome, retained)
+    }
+
+    /// Stores (or, empty, clears [MQTT-3.3.1-6]) a retained message, in memory and in the
+    /// durable store; the ticket is the store's, to wait for before acknowledging it.
+    pub(crate) fn retain(&self, message: &Arc<Message>) -> (RetainOutcome, Option<u64>) {
+        let outcome = self.retained.retain(message);
+        let ticket = match (&self.durable, outcome) {
+            (Some(durable), RetainOutcome::Stored) => Some(durable.submit(Op::Retain {
+                topic: message.topic.as_str().to_owned(),
+                message: Some(message.clone()),
+            })),
+            (Some(durable), RetainOutcome::Cleared) => Some(durable.submit(Op::Retain {
+                topic: message.topic.as_str().to_owned(),
+                message: None,
+            })),
+            _ => None,
+        };
+        (outcome, ticket)
     }
 
     /// Publishes a will message on behalf of `origin`, unless it expired while it waited.
@@ -188,85 +209,54 @@ impl Core {
         connections.len()
     }
 
-    /// Removes an ended session's subscriptions from the index, and its record from the store.
+    /// Removes an ended session's subscriptions from the index, and its rows from the durable
+    /// store.
     pub(crate) fn forget_session(&self, session: &Session) {
         let subscriptions = std::mem::take(&mut session.state.lock().subscriptions);
         for stored in subscriptions.values() {
             self.router.unsubscribe(&stored.filter, session.key());
         }
-        self.store.remove(session.client_id());
+        self.unstore_session(session);
     }
 
-    /// Records a persistent session's durable state in the store (nothing for a session that
-    /// ends with its connection).
-    pub(crate) fn save_session(&self, session: &Session) {
-        if let Some(persisted) = session.persisted() {
-            self.store.save(persisted);
+    /// Records a persistent session's durable row (subscriptions, expiry, whether it is
+    /// online, its pending will); a session that is no longer persistent (expiry 0) leaves
+    /// the store.
+    ///
+    /// Returns the store's ticket to wait for before telling the client (SUBACK, UNSUBACK).
+    pub(crate) fn save_session(&self, session: &Session) -> Option<u64> {
+        let durable = self.durable.as_ref()?;
+        match session.persisted(crate::durable::encode_message) {
+            Some(row) => {
+                session.set_stored(true);
+                Some(durable.submit(Op::SaveSession(row)))
+            }
+            None => {
+                self.unstore_session(session);
+                None
+            }
         }
     }
 
-    /// Restores the sessions the store kept, offline, with their subscriptions; each expires
-    /// its interval after it was saved, and one whose time ran out is forgotten.
-    pub(crate) fn restore_sessions(self: &Arc<Self>) {
-        let now = SystemTime::now();
-        for persisted in self.store.load() {
-            let elapsed = now
-                .duration_since(persisted.saved_at)
-                .unwrap_or_default()
-                .as_secs();
-            let Some(left) = u64::from(persisted.expiry_interval)
-                .checked_sub(elapsed)
-                .filter(|l| *l > 0)
-            else {
-                self.store.remove(&persisted.client_id);
-                continue;
-            };
-            let mut subscriptions = HashMap::new();
-            for saved in &persisted.subscriptions {
-                // A filter the current limits refuse is dropped rather than restored unchecked.
-                match SubscriptionFilter::parse(&saved.filter, &self.config.topic_limits) {
-                    Ok(filter) => {
-                        subscriptions.insert(
-                            Box::from(saved.filter.as_str()),
-                            StoredSubscription {
-                                filter,
-                                options: saved.options,
-                                identifier: saved.identifier,
-                            },
-                        );
-                    }
-                    Err(error) => {
-                        warn!(message = "Dropping a stored subscription.", client_id = %persisted.client_id, filter = %saved.filter, %error)
-                    }
-                }
-            }
-            let Some((session, generation)) = self.sessions.restore(
-                &persisted.client_id,
-                persisted.expiry_interval,
-                subscriptions.clone(),
-            ) else {
-                continue;
-            };
-            for stored in subscriptions.values() {
-                self.router.subscribe(
-                    &stored.filter,
-                    Subscriber {
-                        session: session.clone(),
-                        options: stored.options,
-                        identifier: stored.identifier,
-                    },
-                );
-            }
-            self.schedule_expiry(
-                &session,
-                u32::try_from(left).unwrap_or(u32::MAX),
-                generation,
-            );
+    /// Removes a session's row and deliveries from the durable store, if it holds them.
+    fn unstore_session(&self, session: &Session) {
+        if let Some(durable) = &self.durable
+            && session.set_stored(false)
+        {
+            durable.submit(Op::EndSession {
+                client_id: session.client_id().to_string(),
+                uid: session.uid(),
+            });
         }
     }
 
     /// Ends `session` after `seconds` unless it is resumed first (its generation changes).
-    fn schedule_expiry(self: &Arc<Self>, session: &Arc<Session>, seconds: u32, generation: u64) {
+    pub(crate) fn schedule_expiry(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        seconds: u32,
+        generation: u64,
+    ) {
         let core = self.clone();
         let session = session.clone();
         self.tasks.spawn(async move {
@@ -302,25 +292,41 @@ impl Core {
             self.publish_will(will, origin);
         }
         if let Some((delay, generation)) = detached.will_later {
-            let core = self.clone();
-            let session = session.clone();
-            let origin = origin.clone();
-            self.tasks.spawn(async move {
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {
-                        if let Some(will) = core.sessions.take_due_will(&session, generation) {
-                            core.publish_will(will, &origin);
-                        }
-                    }
-                    _ = core.shutdown.cancelled() => {}
-                }
-            });
+            self.schedule_will(session, delay, generation, origin);
         }
         if let Some((seconds, generation)) = detached.expire_after {
             // The interval may have changed on DISCONNECT, and the clock starts now.
             self.save_session(session);
             self.schedule_expiry(session, seconds, generation);
         }
+    }
+}
+
+impl Core {
+    /// Publishes `session`'s pending will after `delay` unless the session is resumed first
+    /// (its generation changes) [MQTT-3.1.3-9].
+    pub(crate) fn schedule_will(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        delay: std::time::Duration,
+        generation: u64,
+        origin: &PublishOrigin,
+    ) {
+        let core = self.clone();
+        let session = session.clone();
+        let origin = origin.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {
+                    if let Some(will) = core.sessions.take_due_will(&session, generation) {
+                        core.publish_will(will, &origin);
+                        // The stored row no longer holds it.
+                        core.save_session(&session);
+                    }
+                }
+                _ = core.shutdown.cancelled() => {}
+            }
+        });
     }
 }
 

@@ -12,11 +12,13 @@ mod broker;
 pub mod config;
 mod connection;
 mod core;
+mod durable;
 pub mod hooks;
 pub mod lifecycle;
 pub mod mailbox;
 pub mod message;
 pub mod metrics;
+mod restore;
 pub mod retained;
 pub mod router;
 pub mod session;
@@ -28,8 +30,8 @@ pub use auth::{
     AllowConnected, AuthorizationSignal, Authorizer, ConnectionAuthorizer, ListenerKind, Principal,
 };
 pub use broker::Broker;
-pub use config::{BrokerConfig, QueueOverflow};
+pub use config::{BrokerConfig, QueueOverflow, StoreFull};
 pub use hooks::{HookId, HookOptions, PublishHook, PublishOrigin};
 pub use lifecycle::DisconnectReason;
 pub use message::Message;
-pub use store::{MemorySessionStore, PersistedSession, PersistedSubscription, SessionStore};
+pub use store::{DurableBackend, MemoryBackend, PersistedSubscription};

@@ -35,11 +35,13 @@ pub enum Rejected {
 }
 
 /// A successful push.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Pushed {
     /// The queue is past its high watermark: the publisher should wait for
     /// [`Mailbox::space_available`] before reading more.
     pub congested: bool,
+    /// The oldest queued delivery, dropped to make room ([`QueueOverflow::DropOldest`]).
+    pub evicted: Option<Delivery>,
 }
 
 #[derive(Debug)]
@@ -111,7 +113,15 @@ impl Mailbox {
         // can still be delivered to an online client.
         let full = inbox.queue.len() >= self.max_messages
             || (!inbox.queue.is_empty() && inbox.bytes + size > self.max_bytes);
-        if full {
+        let mut evicted = None;
+        if full && self.overflow == QueueOverflow::DropOldest && delivery.qos != QoS::AtMostOnce {
+            // Room for the newest at the cost of the oldest: one in, one out, whatever its size.
+            evicted = inbox.queue.pop_front();
+            if let Some(old) = &evicted {
+                inbox.bytes -= old.message.payload.len();
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        } else if full {
             // Only a connected subscriber can be disconnected: an offline session's overflow
             // just drops, or the flag would close the client's next connection right after its
             // CONNACK, for messages lost before it even connected.
@@ -138,7 +148,18 @@ impl Mailbox {
         if was_empty {
             self.notify.notify_one();
         }
-        Ok(Pushed { congested })
+        Ok(Pushed { congested, evicted })
+    }
+
+    /// Drops the oldest queued delivery, returning it (the store is full and drops the oldest
+    /// to make room, see [`crate::StoreFull::DropOldest`]).
+    pub fn evict_oldest(&self) -> Option<Delivery> {
+        let mut inbox = self.inbox.lock();
+        let evicted = inbox.queue.pop_front()?;
+        inbox.bytes -= evicted.message.payload.len();
+        drop(inbox);
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        Some(evicted)
     }
 
     /// Puts deliveries back at the front, in order (used when a connection ends with messages it
@@ -295,6 +316,7 @@ mod tests {
             qos,
             retain: false,
             subscription_ids: SubscriptionIds::None,
+            durable: None,
         }
     }
 
@@ -302,8 +324,8 @@ mod tests {
     fn offline_sessions_keep_only_qos_1_and_2() {
         let mailbox = Mailbox::new(10, 1 << 20, QueueOverflow::DropNew);
         assert_eq!(
-            mailbox.push(delivery(QoS::AtMostOnce, b"a")),
-            Err(Rejected::Offline)
+            mailbox.push(delivery(QoS::AtMostOnce, b"a")).err(),
+            Some(Rejected::Offline)
         );
         assert!(mailbox.push(delivery(QoS::AtLeastOnce, b"b")).is_ok());
         mailbox.set_online(true);
@@ -319,18 +341,44 @@ mod tests {
         assert!(mailbox.push(delivery(QoS::AtMostOnce, b"1")).is_ok());
         assert!(mailbox.push(delivery(QoS::AtLeastOnce, b"2")).is_ok());
         assert_eq!(
-            mailbox.push(delivery(QoS::AtMostOnce, b"3")),
-            Err(Rejected::Full)
+            mailbox.push(delivery(QoS::AtMostOnce, b"3")).err(),
+            Some(Rejected::Full)
         );
         assert_eq!(
-            mailbox.push(delivery(QoS::AtLeastOnce, b"4")),
-            Err(Rejected::Full)
+            mailbox.push(delivery(QoS::AtLeastOnce, b"4")).err(),
+            Some(Rejected::Full)
         );
         assert_eq!(mailbox.dropped(), 2);
         assert!(
             !mailbox.take_overflow(),
             "DropNew never asks for a disconnect"
         );
+    }
+
+    #[test]
+    fn drop_oldest_makes_room_for_the_newest_and_counts() {
+        let mailbox = Mailbox::new(2, 1 << 20, QueueOverflow::DropOldest);
+        for payload in [b"1", b"2"] {
+            assert!(
+                mailbox
+                    .push(delivery(QoS::AtLeastOnce, payload))
+                    .unwrap()
+                    .evicted
+                    .is_none()
+            );
+        }
+        let pushed = mailbox.push(delivery(QoS::AtLeastOnce, b"3")).unwrap();
+        assert_eq!(
+            pushed.evicted.map(|d| d.message.payload.clone()),
+            Some(Bytes::from_static(b"1"))
+        );
+        assert_eq!(mailbox.len(), 2);
+        assert_eq!(mailbox.dropped(), 1);
+        assert_eq!(
+            mailbox.evict_oldest().map(|d| d.message.payload.clone()),
+            Some(Bytes::from_static(b"2"))
+        );
+        assert_eq!(mailbox.dropped(), 2);
     }
 
     #[test]
@@ -343,8 +391,8 @@ mod tests {
                 .is_ok()
         );
         assert_eq!(
-            mailbox.push(delivery(QoS::AtLeastOnce, b"x")),
-            Err(Rejected::Full)
+            mailbox.push(delivery(QoS::AtLeastOnce, b"x")).err(),
+            Some(Rejected::Full)
         );
         assert!(mailbox.take_overflow());
         assert!(!mailbox.take_overflow());

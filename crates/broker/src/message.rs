@@ -156,4 +156,7 @@ pub struct Delivery {
     pub retain: bool,
     /// The Subscription Identifiers to send.
     pub subscription_ids: SubscriptionIds,
+    /// Its place in a persistent session's stored queue, when the durable store holds it: the
+    /// connection reports its progress (sent, acknowledged) under this number.
+    pub durable: Option<u64>,
 }

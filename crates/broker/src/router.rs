@@ -11,8 +11,9 @@ use std::sync::Arc;
 use mqtt_codec::{QoS, SubscriptionOptions};
 use mqtt_topic::{Match, SubscriptionFilter, SubscriptionIndex};
 
-use crate::mailbox::{Pushed, Rejected};
+use crate::durable::{DeliveryChange, Durable, NewDelivery, Op, StoreFull};
 use crate::message::{Delivery, Message, SubscriptionIds};
+use crate::metrics::Metrics;
 use crate::session::{Session, SessionKey};
 
 /// A subscription as the index holds it.
@@ -33,6 +34,10 @@ pub struct RouteOutcome {
     pub delivered: usize,
     /// Sessions whose queue refused it (full, or QoS 0 while offline).
     pub dropped: usize,
+    /// The durable store's ticket to wait for before acknowledging the publisher.
+    pub ticket: Option<u64>,
+    /// The durable store was full and refused the message: it was queued for no one.
+    pub refused: bool,
 }
 
 impl RouteOutcome {
@@ -49,6 +54,12 @@ pub struct RouteScratch {
     /// Sessions whose queue reported congestion while routing; the publishing connection waits
     /// for them to drain before it reads more (see [`crate::mailbox`]).
     pub congested: Vec<Arc<Session>>,
+    /// The deliveries of the message being routed.
+    targets: Vec<(Arc<Session>, Delivery)>,
+    /// Deliveries dropped to make room, by session uid.
+    evicted: Vec<(u64, Delivery)>,
+    /// Stored deliveries that did not make it into their queue.
+    done: Vec<DeliveryChange>,
 }
 
 /// The subscription index and the routing step.
@@ -79,17 +90,22 @@ impl Router {
         self.index.len()
     }
 
-    /// Queues `message` for every session with a matching subscription.
-    ///
-    /// A session with several matching subscriptions gets one copy with the highest of their
-    /// QoS and all their Subscription Identifiers [MQTT-3.3.4-2], [MQTT-3.3.4-4]; each shared
-    /// subscription group that matches gets one copy for one member [MQTT-4.8.2-...], preferring
-    /// members that are online.
-    pub fn route(&self, message: &Arc<Message>, scratch: &mut RouteScratch) -> RouteOutcome {
+    /// Routes one message: one delivery per matching session (overlapping subscriptions of a
+    /// session merged, one member per shared group). With a durable store, QoS 1 and 2
+    /// deliveries to persistent sessions are submitted to it before any is queued (so the
+    /// session's connection cannot report progress on one the writer has not seen); the
+    /// outcome carries the ticket to wait for before acknowledging the publisher. When the
+    /// store is full and refuses, nothing is queued and the outcome says so.
+    pub(crate) fn route(
+        &self,
+        message: &Arc<Message>,
+        scratch: &mut RouteScratch,
+        durable: Option<&Durable>,
+    ) -> RouteOutcome {
         let candidates = &mut scratch.candidates;
         candidates.clear();
-        let congested = &mut scratch.congested;
-        let mut outcome = RouteOutcome::default();
+        let targets = &mut scratch.targets;
+        targets.clear();
         self.index
             .for_each_match(&message.topic, |found| match found {
                 Match::Plain { key, value, .. } => {
@@ -100,18 +116,15 @@ impl Router {
                     candidates.push((*key, value.clone()));
                 }
                 Match::Shared(group) => {
+                    // An online member if there is one; otherwise any member, whose session
+                    // keeps the message until it reconnects.
                     let picked = group
                         .pick(|_, member| member.session.mailbox.is_online())
                         .or_else(|| group.pick(|_, _| true));
                     if let Some((_, member)) = picked {
                         // Shared deliveries are not merged with the member's other subscriptions.
                         let ids = member.identifier.into_iter().collect();
-                        record(
-                            deliver(member, message, ids),
-                            member,
-                            &mut outcome,
-                            congested,
-                        );
+                        targets.push(target(member, message, ids));
                     }
                 }
             });
@@ -120,6 +133,8 @@ impl Router {
         }
         let mut i = 0;
         while i < candidates.len() {
+            // [MQTT-3.3.4-2..5]: one delivery per session, with the highest QoS of its matching
+            // subscriptions, and all of their identifiers.
             let (key, first) = &candidates[i];
             let mut options = first.options;
             let mut ids: SubscriptionIds = first.identifier.into_iter().collect();
@@ -138,48 +153,115 @@ impl Router {
                 options,
                 identifier: None,
             };
-            let pushed = deliver(&subscriber, message, ids);
-            record(pushed, &subscriber, &mut outcome, congested);
+            targets.push(target(&subscriber, message, ids));
             i = j;
         }
         candidates.clear();
+        let mut outcome = RouteOutcome::default();
+        if let Some(durable) = durable
+            && message.qos != QoS::AtMostOnce
+        {
+            let mut stored = Vec::new();
+            for (session, delivery) in targets.iter_mut() {
+                if delivery.qos != QoS::AtMostOnce && session.is_stored() {
+                    let seq = session.next_seq();
+                    delivery.durable = Some(seq);
+                    stored.push(NewDelivery {
+                        uid: session.uid(),
+                        seq,
+                        qos: delivery.qos,
+                        retain: delivery.retain,
+                        subscription_ids: delivery.subscription_ids.clone(),
+                    });
+                }
+            }
+            if !stored.is_empty() {
+                if durable.is_full() {
+                    match durable.store_full {
+                        StoreFull::Refuse => {
+                            Metrics::inc(&durable.metrics.refused);
+                            outcome.refused = true;
+                            targets.clear();
+                            return outcome;
+                        }
+                        StoreFull::DropOldest => {
+                            for (session, delivery) in targets.iter() {
+                                if delivery.durable.is_some()
+                                    && let Some(old) = session.mailbox.evict_oldest()
+                                {
+                                    Metrics::inc(&durable.metrics.dropped_oldest);
+                                    scratch.evicted.push((session.uid(), old));
+                                }
+                            }
+                        }
+                    }
+                }
+                outcome.ticket = Some(durable.submit(Op::Enqueue {
+                    id: durable.message_id(),
+                    message: message.clone(),
+                    deliveries: stored,
+                }));
+            }
+        }
+        for (session, delivery) in targets.drain(..) {
+            let stored = delivery.durable.map(|seq| (session.uid(), seq));
+            match session.mailbox.push(delivery) {
+                Ok(pushed) => {
+                    outcome.delivered += 1;
+                    if pushed.congested
+                        && !scratch.congested.iter().any(|s| s.key() == session.key())
+                    {
+                        scratch.congested.push(session.clone());
+                    }
+                    if let Some(old) = pushed.evicted {
+                        scratch.evicted.push((session.uid(), old));
+                    }
+                }
+                Err(_) => {
+                    outcome.dropped += 1;
+                    if let Some((uid, seq)) = stored {
+                        scratch.done.push(DeliveryChange::Done { uid, seq });
+                    }
+                }
+            }
+        }
+        if let Some(durable) = durable {
+            for (uid, old) in scratch.evicted.drain(..) {
+                if let Some(seq) = old.durable {
+                    scratch.done.push(DeliveryChange::Done { uid, seq });
+                }
+            }
+            if !scratch.done.is_empty() {
+                let done = std::mem::take(&mut scratch.done);
+                outcome.ticket = Some(durable.submit(Op::Deliveries(done)));
+            }
+        } else {
+            scratch.evicted.clear();
+        }
         outcome
     }
 }
 
-fn record(
-    pushed: Result<Pushed, Rejected>,
-    subscriber: &Subscriber,
-    outcome: &mut RouteOutcome,
-    congested: &mut Vec<Arc<Session>>,
-) {
-    match pushed {
-        Ok(pushed) => {
-            outcome.delivered += 1;
-            let key = subscriber.session.key();
-            if pushed.congested && !congested.iter().any(|s| s.key() == key) {
-                congested.push(subscriber.session.clone());
-            }
-        }
-        Err(_) => outcome.dropped += 1,
-    }
-}
-
-fn deliver(
+/// The delivery of `message` to `subscriber`'s session.
+fn target(
     subscriber: &Subscriber,
     message: &Arc<Message>,
     subscription_ids: SubscriptionIds,
-) -> Result<Pushed, Rejected> {
+) -> (Arc<Session>, Delivery) {
     // [MQTT-3.8.4-8]: the QoS is the lower of the published QoS and the granted maximum.
     let qos: QoS = message.qos.min(subscriber.options.qos);
     // [MQTT-3.3.1-12], [MQTT-3.3.1-13]: forwarded messages keep RETAIN only with Retain As Published.
     let retain = subscriber.options.retain_as_published && message.retain;
-    subscriber.session.mailbox.push(Delivery {
-        message: message.clone(),
-        qos,
-        retain,
-        subscription_ids,
-    })
+    (
+        subscriber.session.clone(),
+        Delivery {
+            message: message.clone(),
+            qos,
+            retain,
+            subscription_ids,
+            durable: None,
+        },
+    )
 }
 
 impl FromIterator<NonZeroU32> for SubscriptionIds {

@@ -22,7 +22,7 @@ use crate::config::BrokerConfig;
 use crate::lifecycle::DisconnectReason;
 use crate::mailbox::Mailbox;
 use crate::message::{Delivery, Message};
-use crate::store::{PersistedSession, PersistedSubscription};
+use crate::store::{PersistedSubscription, StoredSession, StoredWill};
 
 /// Identifies one session for its whole life; a new session for the same Client Identifier
 /// gets a new key, so stale references can tell.
@@ -210,6 +210,8 @@ pub struct PendingWill {
     pub message: Arc<Message>,
     /// Which disconnection scheduled it, so a later reconnection can cancel it.
     pub generation: u64,
+    /// When it is due, in milliseconds since the Unix epoch (kept with a persistent session).
+    pub due_at_ms: u64,
 }
 
 #[derive(Debug)]
@@ -228,6 +230,12 @@ struct Link {
 pub struct Session {
     key: SessionKey,
     client_id: Arc<str>,
+    /// The session's identity in the durable store, unique across restarts.
+    uid: u64,
+    /// The next place in the session's stored queue.
+    next_seq: AtomicU64,
+    /// Whether the durable store holds the session (it is persistent and durability is on).
+    stored: AtomicBool,
     /// Deliveries waiting for the client.
     pub mailbox: Mailbox,
     /// State that outlives the connection; locked by its owning connection.
@@ -246,6 +254,26 @@ impl Session {
         &self.client_id
     }
 
+    /// The session's identity in the durable store.
+    pub fn uid(&self) -> u64 {
+        self.uid
+    }
+
+    /// Whether the durable store holds the session: its QoS 1 and 2 deliveries are stored.
+    pub fn is_stored(&self) -> bool {
+        self.stored.load(Ordering::Acquire)
+    }
+
+    /// Records whether the durable store holds the session; returns what it was.
+    pub fn set_stored(&self, stored: bool) -> bool {
+        self.stored.swap(stored, Ordering::AcqRel)
+    }
+
+    /// The next place in the session's stored queue.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// Whether `connection` still owns the session.
     pub fn is_owned_by(&self, connection: u64) -> bool {
         let link = self.link.lock();
@@ -262,15 +290,20 @@ impl Session {
         self.link.lock().expiry_interval
     }
 
-    /// The session's durable state, for its [`crate::store::SessionStore`]; `None` for a session
-    /// that ends with its connection (expiry 0) or has ended.
-    pub fn persisted(&self) -> Option<PersistedSession> {
-        let expiry_interval = {
+    /// The session's durable row; `None` for a session that ends with its connection (expiry
+    /// 0) or has ended. A pending will is kept with its due time, encoded by `encode`.
+    pub fn persisted(&self, encode: impl Fn(&Message) -> bytes::Bytes) -> Option<StoredSession> {
+        let (expiry_interval, online, will) = {
             let link = self.link.lock();
             if link.ended || link.expiry_interval == 0 {
                 return None;
             }
-            link.expiry_interval
+            let will = link.pending_will.as_ref().map(|w| StoredWill {
+                packet: encode(&w.message),
+                due_at_ms: w.due_at_ms,
+                expires_at_ms: crate::durable::expires_at_ms(&w.message),
+            });
+            (link.expiry_interval, link.owner.is_some(), will)
         };
         let state = self.state.lock();
         let mut subscriptions: Vec<_> = state
@@ -283,13 +316,51 @@ impl Session {
             })
             .collect();
         subscriptions.sort_by(|a, b| a.filter.cmp(&b.filter));
-        Some(PersistedSession {
+        Some(StoredSession {
             client_id: self.client_id.to_string(),
+            uid: self.uid,
             expiry_interval,
+            online,
+            saved_at_ms: crate::message::now_ms(),
             subscriptions,
-            saved_at: std::time::SystemTime::now(),
+            will,
         })
     }
+}
+
+/// A persistent session as the durable store kept it, ready to restore.
+#[derive(Debug)]
+pub struct RestoredSession {
+    /// The Client Identifier.
+    pub client_id: String,
+    /// Its identity in the store.
+    pub uid: u64,
+    /// The Session Expiry Interval.
+    pub expiry_interval: u32,
+    /// Its subscriptions.
+    pub subscriptions: HashMap<Box<str>, StoredSubscription>,
+    /// Deliveries sent and not acknowledged, in the order they were sent.
+    pub inflight: Vec<(PacketId, Delivery, InflightStage)>,
+    /// Deliveries not sent yet, in order.
+    pub queued: Vec<Delivery>,
+    /// The next place in its stored queue.
+    pub next_seq: u64,
+    /// A will waiting for its delay, and when it is due (ms since the Unix epoch).
+    pub will: Option<(Arc<Message>, u64)>,
+}
+
+/// A fresh session uid: random, so that uids from before a restart are never reused.
+fn new_uid() -> u64 {
+    let mut bytes = [0u8; 8];
+    // The system random source is always available on the platforms thingd supports; the
+    // clock stands in if it ever is not (uniqueness, not secrecy, matters here).
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        return std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+    }
+    // Kept below 2^63: backends store it as a signed 64-bit integer.
+    u64::from_le_bytes(bytes) >> 1
 }
 
 /// The outcome of attaching a connection to a Client Identifier's session.
@@ -414,6 +485,9 @@ impl SessionRegistry {
         let session = Arc::new(Session {
             key,
             client_id: client_id.clone(),
+            uid: new_uid(),
+            next_seq: AtomicU64::new(1),
+            stored: AtomicBool::new(false),
             mailbox: Mailbox::new(self.max_messages, self.max_bytes, self.overflow),
             state: Mutex::new(SessionState::default()),
             link: Mutex::new(Link {
@@ -492,6 +566,8 @@ impl SessionRegistry {
                 link.pending_will = Some(PendingWill {
                     message,
                     generation: link.generation,
+                    due_at_ms: crate::message::now_ms()
+                        .saturating_add(u64::from(delay).saturating_mul(1000)),
                 });
                 out.will_later = Some((
                     std::time::Duration::from_secs(u64::from(delay)),
@@ -532,36 +608,50 @@ impl SessionRegistry {
         Some(will)
     }
 
-    /// Recreates a session saved by a store, offline; the caller adds its subscriptions to the
-    /// router and starts its expiry timer with the returned generation. `None` if a session
-    /// with this Client Identifier already exists.
-    pub fn restore(
-        &self,
-        client_id: &str,
-        expiry_interval: u32,
-        subscriptions: HashMap<Box<str>, StoredSubscription>,
-    ) -> Option<(Arc<Session>, u64)> {
+    /// Recreates a session the durable store kept, offline, with its subscriptions, its
+    /// unacknowledged deliveries (`inflight`, resent first when it resumes), its queue (in
+    /// order) and its pending will; the caller adds its subscriptions to the router and starts
+    /// its timers with the returned generation. `None` if a session with this Client
+    /// Identifier already exists.
+    pub fn restore(&self, restored: RestoredSession) -> Option<(Arc<Session>, u64)> {
         let mut sessions = self.sessions.lock();
-        if sessions.contains_key(client_id) {
+        if sessions.contains_key(restored.client_id.as_str()) {
             return None;
         }
         let key = SessionKey(self.next_key.fetch_add(1, Ordering::Relaxed));
-        let client_id: Arc<str> = Arc::from(client_id);
+        let client_id: Arc<str> = Arc::from(restored.client_id.as_str());
         let generation = 1;
+        let mut state = SessionState {
+            subscriptions: restored.subscriptions,
+            ..SessionState::default()
+        };
+        for (id, delivery, stage) in restored.inflight {
+            state.track(id, delivery);
+            if let Some(entry) = state.inflight.get_mut(&id) {
+                entry.stage = stage;
+            }
+        }
+        let mailbox = Mailbox::new(self.max_messages, self.max_bytes, self.overflow);
+        // Restored as they were stored: the bound applied when they were queued.
+        mailbox.push_front_all(restored.queued.into_iter());
         let session = Arc::new(Session {
             key,
             client_id: client_id.clone(),
-            mailbox: Mailbox::new(self.max_messages, self.max_bytes, self.overflow),
-            state: Mutex::new(SessionState {
-                subscriptions,
-                ..SessionState::default()
-            }),
+            uid: restored.uid,
+            next_seq: AtomicU64::new(restored.next_seq),
+            stored: AtomicBool::new(true),
+            mailbox,
+            state: Mutex::new(state),
             link: Mutex::new(Link {
                 owner: None,
                 generation,
                 ended: false,
-                expiry_interval,
-                pending_will: None,
+                expiry_interval: restored.expiry_interval,
+                pending_will: restored.will.map(|(message, due_at_ms)| PendingWill {
+                    message,
+                    generation,
+                    due_at_ms,
+                }),
             }),
         });
         sessions.insert(client_id, session.clone());

@@ -11,3 +11,4 @@ mod migrations;
 mod sqlite;
 
 pub use sqlite::SqliteStore;
+pub use sqlite::durable::{NewerSchema, SqliteDurable};

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use tempfile::TempDir;
 use thingd::{Running, ServeOptions};
 
-use thingd_broker::{Authorizer, Broker, BrokerConfig, SessionStore};
+use thingd_broker::{Authorizer, Broker, BrokerConfig};
 use thingd_pki::CertificateAuthority;
 use thingd_registry::{
     AccessKey, ArnKind, AttachedPolicy, CertificateStatus, CertificateStore, Inserted, Policy,
@@ -122,14 +122,7 @@ impl TestServer {
         mqtt_tcp_policy: Option<&str>,
     ) -> anyhow::Result<TestServer> {
         let data_dir = tempfile::tempdir().context("creating a temporary data directory")?;
-        Self::start_options(
-            data_dir,
-            config,
-            None,
-            None,
-            mqtt_tcp_policy.map(str::to_owned),
-        )
-        .await
+        Self::start_options(data_dir, config, None, mqtt_tcp_policy.map(str::to_owned)).await
     }
 
     /// Starts thingd with `config` and a custom authorizer.
@@ -138,22 +131,12 @@ impl TestServer {
         authorizer: Arc<dyn Authorizer>,
     ) -> anyhow::Result<TestServer> {
         let data_dir = tempfile::tempdir().context("creating a temporary data directory")?;
-        Self::start_full(data_dir, config, Some(authorizer), None).await
+        Self::start_full(data_dir, config, Some(authorizer)).await
     }
 
     /// Starts thingd on an existing data directory (e.g. to test a restart).
     pub async fn start_in(data_dir: TempDir, config: BrokerConfig) -> anyhow::Result<TestServer> {
-        Self::start_full(data_dir, config, None, None).await
-    }
-
-    /// Starts thingd on an existing data directory with a session store, so that a test can
-    /// stop one thingd and start another that resumes its persistent sessions.
-    pub async fn start_with_store(
-        data_dir: TempDir,
-        config: BrokerConfig,
-        store: Arc<dyn SessionStore>,
-    ) -> anyhow::Result<TestServer> {
-        Self::start_full(data_dir, config, None, Some(store)).await
+        Self::start_full(data_dir, config, None).await
     }
 
     /// Starts thingd with the default broker configuration and `configure` applied to its
@@ -167,7 +150,6 @@ impl TestServer {
             data_dir,
             BrokerConfig::default(),
             None,
-            None,
             Some(ALLOW_ALL_POLICY.to_owned()),
             configure,
         )
@@ -178,35 +160,24 @@ impl TestServer {
         data_dir: TempDir,
         config: BrokerConfig,
         authorizer: Option<Arc<dyn Authorizer>>,
-        session_store: Option<Arc<dyn SessionStore>>,
     ) -> anyhow::Result<TestServer> {
         let tcp_policy = Some(ALLOW_ALL_POLICY.to_owned());
-        Self::start_options(data_dir, config, authorizer, session_store, tcp_policy).await
+        Self::start_options(data_dir, config, authorizer, tcp_policy).await
     }
 
     async fn start_options(
         data_dir: TempDir,
         config: BrokerConfig,
         authorizer: Option<Arc<dyn Authorizer>>,
-        session_store: Option<Arc<dyn SessionStore>>,
         mqtt_tcp_policy: Option<String>,
     ) -> anyhow::Result<TestServer> {
-        Self::start_inner(
-            data_dir,
-            config,
-            authorizer,
-            session_store,
-            mqtt_tcp_policy,
-            |_| {},
-        )
-        .await
+        Self::start_inner(data_dir, config, authorizer, mqtt_tcp_policy, |_| {}).await
     }
 
     async fn start_inner(
         data_dir: TempDir,
         config: BrokerConfig,
         authorizer: Option<Arc<dyn Authorizer>>,
-        session_store: Option<Arc<dyn SessionStore>>,
         mqtt_tcp_policy: Option<String>,
         configure: impl FnOnce(&mut ServeOptions),
     ) -> anyhow::Result<TestServer> {
@@ -219,7 +190,6 @@ impl TestServer {
         options.broker = config;
         let authorizer_is_custom = authorizer.is_some();
         options.authorizer = authorizer;
-        options.session_store = session_store;
         options.mqtt_tcp_policy = mqtt_tcp_policy;
         configure(&mut options);
         let running = thingd::serve::start(options).await?;

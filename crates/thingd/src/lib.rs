@@ -8,6 +8,7 @@ pub mod button;
 pub mod cert;
 pub mod credentials;
 pub mod data_plane;
+pub mod durability;
 pub mod http;
 pub mod live;
 pub mod rules;

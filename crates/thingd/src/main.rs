@@ -33,6 +33,45 @@ enum Command {
     /// Press the classic AWS IoT button once: publish a click to iotbutton/<serial> over
     /// MQTT/TLS with the button's certificate, and wait for the broker's PUBACK.
     Button(ButtonArgs),
+    /// Check durability: run the thingd binary, SIGKILL it at random points while QoS 1
+    /// messages flow to an online and an offline persistent session, restart it, and check
+    /// that every acknowledged message is delivered, none invented, in per-publisher order.
+    CrashTest(CrashTestArgs),
+}
+
+#[derive(Args, Debug)]
+struct CrashTestArgs {
+    /// How many times thingd is killed (SIGKILL) and restarted.
+    #[arg(long, default_value_t = 100)]
+    kills: usize,
+    /// How many QoS 1 publishers.
+    #[arg(long, default_value_t = 4)]
+    publishers: usize,
+    /// The seed of the random kill points (default: from the clock; printed to replay a run).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The data directory (default: a temporary one, kept when the test fails).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The shortest run between kills, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    min_run_ms: u64,
+    /// The longest run between kills, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 600)]
+    max_run_ms: u64,
+    /// The most messages sent in all, paced over the run (thingd is started with a session
+    /// queue bound above it).
+    #[arg(long, default_value_t = 200_000)]
+    max_messages: u64,
+    /// The bound on the whole run, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    max_seconds: u64,
+    /// The thingd binary to test (default: this one).
+    #[arg(long)]
+    binary: Option<PathBuf>,
+    /// Delete the broker's store between kill and restart: checks that the test sees losses.
+    #[arg(long, hide = true)]
+    corrupt_by_deleting_store: bool,
 }
 
 #[derive(Args, Debug)]
@@ -83,6 +122,10 @@ struct BenchArgs {
     /// Runs per scenario and target; the median run (by delivered rate) is reported.
     #[arg(long, default_value_t = 1)]
     runs: usize,
+    /// Subscribers ask for persistent sessions (Clean Session 0): a durable broker then stores
+    /// every QoS 1 delivery until it is acknowledged.
+    #[arg(long)]
+    persistent_subscribers: bool,
 }
 
 fn parse_target(value: &str) -> Result<(String, SocketAddr), String> {
@@ -125,6 +168,21 @@ struct ServeArgs {
     /// The most concurrent client connections.
     #[arg(long, default_value_t = BrokerConfig::default().max_connections)]
     max_connections: usize,
+    /// The most QoS 1 and 2 messages queued for one session (offline, or waiting for its
+    /// inflight window), in memory and in the store.
+    #[arg(long, value_name = "N", default_value_t = BrokerConfig::default().max_session_queue)]
+    max_queued_messages_per_session: usize,
+    /// What happens to a QoS 1 or 2 message for a session whose queue is full: drop-new (as
+    /// AWS IoT does), drop-oldest, or disconnect (the subscriber, with 0x97 for MQTT 5).
+    #[arg(long, value_enum, default_value = "drop-new")]
+    queue_overflow: QueueOverflowArg,
+    /// The most bytes of messages kept in the store (mqtt.db) for persistent sessions.
+    #[arg(long, value_name = "BYTES", default_value_t = BrokerConfig::default().max_stored_bytes)]
+    max_stored_bytes: u64,
+    /// Past --max-stored-bytes: refuse the publisher (PUBACK 0x97; MQTT 3.1.1 clients are
+    /// disconnected) or drop-oldest (each session the message is queued for drops its oldest).
+    #[arg(long, value_enum, default_value = "refuse")]
+    store_full: StoreFullArg,
     /// Apply AWS IoT Core's topic limits (256 bytes, 8 levels).
     #[arg(long)]
     aws_topic_limits: bool,
@@ -194,6 +252,21 @@ struct ServeArgs {
     rules_max_metric_series: usize,
 }
 
+/// `--queue-overflow`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum QueueOverflowArg {
+    DropNew,
+    DropOldest,
+    Disconnect,
+}
+
+/// `--store-full`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum StoreFullArg {
+    Refuse,
+    DropOldest,
+}
+
 fn parse_account_id(value: &str) -> Result<String, String> {
     if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
         Ok(value.to_owned())
@@ -250,6 +323,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(*args),
         Command::Bench(args) => bench(args),
         Command::Button(args) => button(args),
+        Command::CrashTest(args) => crash_test(args),
         Command::Cert(CertCommand::Issue { name, out, data_dir, force }) => {
             run_async(thingd::cert::issue(&data_dir, &name, &out, force)).map(|id| {
                 info!(message = "Issued and registered a device certificate.", certificate_id = %id, out = %out.display());
@@ -262,6 +336,45 @@ fn main() -> ExitCode {
             error!("{e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn crash_test(args: CrashTestArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let binary = match args.binary {
+        Some(binary) => binary,
+        None => std::env::current_exe()?,
+    };
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    });
+    let mut options = thingd::durability::CrashTestOptions::new(binary);
+    options.kills = args.kills;
+    options.publishers = args.publishers;
+    options.seed = seed;
+    options.data_dir = args.data_dir;
+    options.min_run = std::time::Duration::from_millis(args.min_run_ms);
+    options.max_run = std::time::Duration::from_millis(args.max_run_ms);
+    options.max_messages = args.max_messages;
+    options.max_duration = std::time::Duration::from_secs(args.max_seconds);
+    options.corrupt_by_deleting_store = args.corrupt_by_deleting_store;
+    let report = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(thingd::durability::crash_test(options))?;
+    writeln!(std::io::stdout().lock(), "{report}")?;
+    if report.passed() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "the crash test failed: {} acknowledged messages lost, {} invented, {} out of order \
+             (the report above says more)",
+            report.lost(),
+            report.invented(),
+            report.out_of_order()
+        )
     }
 }
 
@@ -322,6 +435,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     options.broker.max_packet_size = args.max_packet_size;
     options.broker.max_connections = args.max_connections;
+    options.broker.max_session_queue = args.max_queued_messages_per_session.max(1);
+    options.broker.queue_overflow = match args.queue_overflow {
+        QueueOverflowArg::DropNew => thingd_broker::QueueOverflow::DropNew,
+        QueueOverflowArg::DropOldest => thingd_broker::QueueOverflow::DropOldest,
+        QueueOverflowArg::Disconnect => thingd_broker::QueueOverflow::Disconnect,
+    };
+    options.broker.max_stored_bytes = args.max_stored_bytes;
+    options.broker.store_full = match args.store_full {
+        StoreFullArg::Refuse => thingd_broker::StoreFull::Refuse,
+        StoreFullArg::DropOldest => thingd_broker::StoreFull::DropOldest,
+    };
     if args.aws_topic_limits {
         options.broker.topic_limits = mqtt_topic::TopicLimits::AWS_IOT;
     }
@@ -364,6 +488,13 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
                 .scenario
                 .iter()
                 .any(|l| s.name.starts_with(&format!("{l}:")))
+    })
+    .map(|mut s| {
+        if args.persistent_subscribers {
+            s.persistent_subscribers = true;
+            s.name.push_str(" (persistent subscribers)");
+        }
+        s
     })
     .collect();
     let mut out = std::io::stdout().lock();

@@ -13,10 +13,10 @@ use crate::rules::{RulesEngine, RulesOptions};
 use crate::shadows::{ShadowConfig, ShadowService};
 use anyhow::Context;
 use thingd_api::AuthorizationChange;
-use thingd_broker::{Authorizer, Broker, BrokerConfig, MemorySessionStore, SessionStore};
+use thingd_broker::{Authorizer, Broker, BrokerConfig};
 use thingd_pki::{CertificateAuthority, ServerIdentity};
 use thingd_registry::{AccessKey, Partition, PolicyStore};
-use thingd_storage::SqliteStore;
+use thingd_storage::{SqliteDurable, SqliteStore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -46,8 +46,6 @@ pub struct ServeOptions {
     /// loopback) are held to; `None` refuses them all (default deny). Only used with the
     /// default authorizer.
     pub mqtt_tcp_policy: Option<String>,
-    /// Where persistent sessions are kept; `None` keeps them in memory for this process.
-    pub session_store: Option<Arc<dyn SessionStore>>,
     /// The region and account id of the ARNs the API hands out.
     pub partition: Partition,
     /// The Device Shadow service's queues and batching.
@@ -90,7 +88,6 @@ impl ServeOptions {
             broker: BrokerConfig::default(),
             authorizer: None,
             mqtt_tcp_policy: None,
-            session_store: None,
             partition: Partition {
                 region: "us-east-1".to_owned(),
                 account: "000000000000".to_owned(),
@@ -178,6 +175,10 @@ impl thingd_api::RegistryEvents for BrokerEvents {
 
 /// The SQLite database in the data directory.
 pub const DATABASE_FILE: &str = "thingd.db";
+
+/// The broker's durable state (retained messages, persistent sessions and the messages queued
+/// for them) in the data directory.
+pub const MQTT_DATABASE_FILE: &str = "mqtt.db";
 
 /// The URL clients reach the HTTP listener at: its address, with a wildcard bind replaced by
 /// loopback.
@@ -269,11 +270,21 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
             (Arc::new(authorizer) as Arc<dyn Authorizer>, Some(live))
         }
     };
-    let store = options
-        .session_store
-        .clone()
-        .unwrap_or_else(|| Arc::new(MemorySessionStore::new()));
-    let broker = Broker::with_store(options.broker.clone(), authorizer, store);
+    // Retained messages, persistent sessions and their queued messages: a file of their own,
+    // so the broker's group commits never wait on the registry's writes.
+    let mqtt_database = options.data_dir.join(MQTT_DATABASE_FILE);
+    let backend = SqliteDurable::open(&mqtt_database)
+        .await
+        .with_context(|| format!("opening the database {}", mqtt_database.display()))?;
+    let broker = Broker::durable(options.broker.clone(), authorizer, Box::new(backend))
+        .await
+        .map_err(|error| anyhow::anyhow!(error))
+        .with_context(|| {
+            format!(
+                "restoring the broker's state from {}",
+                mqtt_database.display()
+            )
+        })?;
     let shadows = ShadowService::start(registry.clone(), broker.clone(), options.shadows.clone());
     let data_plane = DataPlane::new(
         broker.clone(),

@@ -13,6 +13,7 @@ use mqtt_topic::{SubscriptionFilter, TopicName};
 use tracing::debug;
 
 use super::{Close, Connection};
+use crate::durable::DeliveryChange;
 use crate::lifecycle;
 use crate::message::{Delivery, Message, SubscriptionIds};
 use crate::metrics::Metrics;
@@ -82,13 +83,15 @@ impl Connection {
         } else {
             ReasonCode::Success
         };
+        // What the message needed stored must be durable before it is acknowledged.
+        let ticket = self.publish_ticket.take();
         match publish.qos {
-            QoS::AtLeastOnce => self.send(Packet::PubAck(Ack::with_reason(id, reason))),
+            QoS::AtLeastOnce => self.send_ack(Packet::PubAck(Ack::with_reason(id, reason)), ticket),
             QoS::ExactlyOnce => {
                 if !reason.is_error() {
                     self.session.state.lock().incoming_qos2.insert(id);
                 }
-                self.send(Packet::PubRec(Ack::with_reason(id, reason)));
+                self.send_ack(Packet::PubRec(Ack::with_reason(id, reason)), ticket);
             }
             QoS::AtMostOnce => {}
         }
@@ -132,7 +135,7 @@ impl Connection {
                 // [MQTT-4.3.3-...]: a re-sent QoS 2 PUBLISH whose PUBREL has not arrived is
                 // acknowledged again but not delivered twice.
                 drop(state);
-                self.send(Packet::PubRec(Ack::new(id)));
+                self.send_ack(Packet::PubRec(Ack::new(id)), None);
                 return Ok(());
             }
             if state.incoming_qos2.len() >= receive_maximum {
@@ -177,12 +180,24 @@ impl Connection {
             // Basic Ingest: for the hooks alone, neither retained nor routed.
             RouteOutcome::default()
         } else {
-            if message.retain {
-                // [MQTT-3.3.1-5]: store (or, empty, clear [MQTT-3.3.1-6]) before forwarding.
-                self.core.retained.retain(&message);
+            let mut outcome =
+                self.core
+                    .router
+                    .route(&message, &mut self.scratch, self.core.durable.as_deref());
+            if outcome.refused {
+                self.hooks.clear();
+                return self.refuse_store_full(&publish);
             }
-            self.core.router.route(&message, &mut self.scratch)
+            if message.retain {
+                // [MQTT-3.3.1-5]: store (or, empty, clear [MQTT-3.3.1-6]); the retained store
+                // is consulted only by later SUBSCRIBE packets, which this connection's
+                // routing step does not race with.
+                let (_, ticket) = self.core.retain(&message);
+                outcome.ticket = outcome.ticket.max(ticket);
+            }
+            outcome
         };
+        self.publish_ticket = outcome.ticket;
         let hooks_saw_it = !self.hooks.is_empty();
         if hooks_saw_it {
             self.hooks.call(&message, &self.origin);
@@ -211,6 +226,19 @@ impl Connection {
             self.acknowledge(publish, ReasonCode::NotAuthorized)
         } else {
             Err(Close::Server(ReasonCode::NotAuthorized))
+        }
+    }
+
+    /// Answers a PUBLISH the durable store had no room for (see [`crate::StoreFull::Refuse`]):
+    /// a 5.0 client gets PUBACK or PUBREC 0x97 Quota exceeded; a 3.1.1 client, which has no
+    /// negative acknowledgement, is disconnected rather than told the message was accepted.
+    #[cold]
+    fn refuse_store_full(&mut self, publish: &Publish) -> Result<(), Close> {
+        debug!(message = "Publish refused: the durable store is full.", client_id = %self.client_id);
+        if self.version == ProtocolVersion::V5 {
+            self.acknowledge(publish, ReasonCode::QuotaExceeded)
+        } else {
+            Err(Close::Server(ReasonCode::QuotaExceeded))
         }
     }
 
@@ -255,7 +283,12 @@ impl Connection {
     fn on_ack(&mut self, id: mqtt_codec::PacketId, expected: InflightStage) {
         let mut state = self.session.state.lock();
         if state.inflight.get(&id).is_some_and(|e| e.stage == expected) {
-            state.inflight.remove(&id);
+            if let Some(seq) = state.inflight.remove(&id).and_then(|e| e.delivery.durable) {
+                self.progress.push(DeliveryChange::Done {
+                    uid: self.session.uid(),
+                    seq,
+                });
+            }
             self.mailbox_ready = true;
         }
         // An acknowledgement for an unknown identifier is ignored: it may be a late duplicate.
@@ -265,14 +298,28 @@ impl Connection {
         let mut state = self.session.state.lock();
         match state.inflight.get_mut(&ack.packet_id) {
             Some(entry) if entry.stage == InflightStage::AwaitingPubRec => {
+                let stored = entry.delivery.durable;
                 if ack.reason_code.is_error() {
                     // [MQTT-4.3.3-...]: a PUBREC with an error ends the flow.
                     state.inflight.remove(&ack.packet_id);
                     self.mailbox_ready = true;
+                    if let Some(seq) = stored {
+                        self.progress.push(DeliveryChange::Done {
+                            uid: self.session.uid(),
+                            seq,
+                        });
+                    }
                     return;
                 }
                 entry.stage = InflightStage::AwaitingPubComp;
                 drop(state);
+                if let Some(seq) = stored {
+                    self.progress.push(DeliveryChange::Released {
+                        uid: self.session.uid(),
+                        seq,
+                        packet_id: ack.packet_id.get(),
+                    });
+                }
                 self.send(Packet::PubRel(Ack::new(ack.packet_id)));
             }
             Some(entry) if entry.stage == InflightStage::AwaitingPubComp => {
@@ -379,6 +426,7 @@ impl Connection {
                         retain: true,
                         subscription_ids: identifier.into_iter().collect::<SubscriptionIds>(),
                         message,
+                        durable: None,
                     });
                 }
             }
@@ -397,8 +445,9 @@ impl Connection {
             reason_codes: reasons,
         };
         suback.reason_codes.shrink_to_fit();
-        self.send(Packet::SubAck(suback));
-        self.core.save_session(&self.session);
+        // A persistent session's subscriptions are durable before the client is told.
+        let ticket = self.core.save_session(&self.session);
+        self.send_ack(Packet::SubAck(suback), ticket);
         if !granted_filters.is_empty() {
             let filters = &subscribe.filters;
             self.core.publish_lifecycle(|| {
@@ -443,13 +492,16 @@ impl Connection {
             };
             reasons.push(reason);
         }
-        self.core.save_session(&self.session);
+        let ticket = self.core.save_session(&self.session);
         // [MQTT-3.10.4-4], [MQTT-3.11.3-1]: UNSUBACK with one reason code per filter (5.0).
-        self.send(Packet::UnsubAck(UnsubAck {
-            packet_id: unsubscribe.packet_id,
-            properties: Default::default(),
-            reason_codes: reasons,
-        }));
+        self.send_ack(
+            Packet::UnsubAck(UnsubAck {
+                packet_id: unsubscribe.packet_id,
+                properties: Default::default(),
+                reason_codes: reasons,
+            }),
+            ticket,
+        );
         if !removed_filters.is_empty() {
             let filters = &unsubscribe.filters;
             self.core.publish_lifecycle(|| {

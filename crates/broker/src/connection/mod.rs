@@ -10,6 +10,7 @@
 mod inbound;
 mod outbound;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,7 @@ use tracing::debug;
 
 use crate::auth::{AuthorizationSignal, ConnectRequest, ConnectionAuthorizer, Principal};
 use crate::core::{Core, session_origin};
+use crate::durable::{DeliveryChange, Op};
 use crate::hooks::{HookScratch, PublishOrigin};
 use crate::lifecycle::{self, DisconnectReason, LifecycleSession, Subject};
 use crate::message::{Delivery, Message, now_ms};
@@ -351,6 +353,9 @@ async fn accept(
     if let Some(ended) = &attached.ended {
         core.forget_session(ended);
     }
+    // Before any subscription can route to it: a persistent session is stored (online) from
+    // its CONNECT, and one resumed with an expiry of 0 leaves the store.
+    core.save_session(&attached.session);
     if let Some(will) = attached.ended_will {
         // The will of a session that waited for its delay is published on behalf of the
         // session's earlier connection, which only its client id describes now.
@@ -468,6 +473,10 @@ async fn accept(
         lifecycle: LifecycleSession::new(),
         hooks: HookScratch::default(),
         received_at_ms: now_ms(),
+        pending_acks: VecDeque::new(),
+        pending_subacks: 0,
+        publish_ticket: None,
+        progress: Vec::new(),
     };
     Ok((connection, connack, decoder))
 }
@@ -481,6 +490,16 @@ async fn write_or_flush<W: AsyncWrite + Unpin>(
         writer.flush().await.map(|()| None)
     } else {
         writer.write(wbuf).await.map(Some)
+    }
+}
+
+/// Waits until the durable store commits more (forever without a store).
+async fn committed_changed(
+    committed: &mut Option<tokio::sync::watch::Receiver<u64>>,
+) -> Result<(), tokio::sync::watch::error::RecvError> {
+    match committed {
+        Some(receiver) => receiver.changed().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -555,6 +574,17 @@ pub(crate) struct Connection {
     /// When the last read completed (ms since the Unix epoch): the receive time of the
     /// messages decoded from it, one clock reading per read rather than per message.
     received_at_ms: u64,
+    /// Acknowledgements (PUBACK, PUBREC) waiting for the durable store to commit the ticket
+    /// they carry, in the order their PUBLISH packets arrived [MQTT-4.6.0-2].
+    pending_acks: VecDeque<(u64, Packet)>,
+    /// How many of `pending_acks` are SUBACKs: deliveries wait for them, so that retained
+    /// messages a SUBSCRIBE brings follow its SUBACK.
+    pending_subacks: usize,
+    /// The durable store's ticket of the PUBLISH being handled.
+    publish_ticket: Option<u64>,
+    /// Progress of this session's stored deliveries (sent, acknowledged, dropped), submitted
+    /// to the durable store once per read or drain.
+    progress: Vec<DeliveryChange>,
 }
 
 /// Counts not yet added to [`Metrics`].
@@ -621,9 +651,20 @@ impl Connection {
             tokio::time::sleep(self.keep_alive.unwrap_or(Duration::from_secs(86_400)));
         tokio::pin!(keep_alive_timer);
         let mut unflushed = false;
+        let mut committed = core.durable.as_ref().map(|durable| durable.committed());
+        // A client that does not honour Receive Maximum (3.1.1 has none) stops being read
+        // while this many acknowledgements wait for the store.
+        let max_pending_acks = usize::from(core.config.receive_maximum);
 
         let close = loop {
             self.counts.flush(&core.metrics);
+            self.submit_progress();
+            if let Some(committed) = &committed
+                && !self.pending_acks.is_empty()
+            {
+                let ticket = *committed.borrow();
+                self.release_acks(ticket);
+            }
             if let Some(reason) = control.reason() {
                 break Close::Server(reason);
             }
@@ -633,7 +674,8 @@ impl Connection {
             if session.mailbox.take_overflow() {
                 break Close::Server(ReasonCode::QuotaExceeded);
             }
-            if self.mailbox_ready && self.wbuf.len() < max_write_buffer {
+            if self.mailbox_ready && self.wbuf.len() < max_write_buffer && self.pending_subacks == 0
+            {
                 self.pump();
             }
             if self.input_pending && self.congested.is_empty() && self.wbuf.len() < max_write_buffer
@@ -648,7 +690,8 @@ impl Connection {
             // connection publishes to has not drained.
             let can_read = self.wbuf.len() < max_write_buffer
                 && self.congested.is_empty()
-                && !self.input_pending;
+                && !self.input_pending
+                && self.pending_acks.len() < max_pending_acks;
             let congestion_deadline = self
                 .congestion_deadline
                 .unwrap_or_else(tokio::time::Instant::now);
@@ -694,6 +737,12 @@ impl Connection {
                 _ = session.mailbox.notified(), if !self.mailbox_ready => {
                     self.mailbox_ready = true;
                 }
+                changed = committed_changed(&mut committed), if !self.pending_acks.is_empty() => {
+                    if changed.is_err() {
+                        // The writer stopped (shutdown): nothing more will be committed.
+                        break Close::Server(ReasonCode::ServerShuttingDown);
+                    }
+                }
                 drained = wait_for_space(&self.congested, congestion_deadline), if !self.congested.is_empty() => {
                     if !drained {
                         // The subscribers did not drain in time: stop waiting for them; their
@@ -734,6 +783,50 @@ impl Connection {
             client_id: &self.client_id,
             certificate_id: self.certificate_id.as_deref(),
             session: &self.lifecycle,
+        }
+    }
+
+    /// Sends an acknowledgement of a PUBLISH once the durable store committed `ticket` (at
+    /// once without one), never before the acknowledgements of earlier PUBLISH packets
+    /// [MQTT-4.6.0-2].
+    pub(super) fn send_ack(&mut self, packet: Packet, ticket: Option<u64>) {
+        if matches!(packet, Packet::SubAck(_))
+            && (ticket.is_some() || !self.pending_acks.is_empty())
+        {
+            self.pending_subacks += 1;
+        }
+        match ticket {
+            None if self.pending_acks.is_empty() => self.send(packet),
+            // Behind the ones waiting: released as soon as they are.
+            None => self.pending_acks.push_back((0, packet)),
+            Some(ticket) => self.pending_acks.push_back((ticket, packet)),
+        }
+    }
+
+    /// Sends the acknowledgements whose tickets the store has committed, in order.
+    fn release_acks(&mut self, committed: u64) {
+        while let Some((ticket, _)) = self.pending_acks.front()
+            && *ticket <= committed
+        {
+            if let Some((_, packet)) = self.pending_acks.pop_front() {
+                if matches!(packet, Packet::SubAck(_)) {
+                    self.pending_subacks -= 1;
+                    self.mailbox_ready = true;
+                }
+                self.send(packet);
+            }
+        }
+    }
+
+    /// Submits the progress of stored deliveries gathered since the last call.
+    fn submit_progress(&mut self) {
+        if self.progress.is_empty() {
+            return;
+        }
+        if let Some(durable) = &self.core.durable {
+            durable.submit(Op::Deliveries(std::mem::take(&mut self.progress)));
+        } else {
+            self.progress.clear();
         }
     }
 
@@ -841,6 +934,8 @@ impl Connection {
             wbuf: &mut self.wbuf,
             metrics: &self.core.metrics,
             sent: &mut self.counts.publish_sent,
+            uid: self.session.uid(),
+            progress: &mut self.progress,
         }
     }
 
@@ -877,6 +972,12 @@ impl Connection {
                 // Every delivery, live, retained or queued, is authorized for this connection.
                 if !authz.receive(&delivery.message.topic) {
                     denied += 1;
+                    if let Some(seq) = delivery.durable {
+                        encoder.progress.push(DeliveryChange::Done {
+                            uid: encoder.uid,
+                            seq,
+                        });
+                    }
                     continue;
                 }
                 encoder.publish(delivery, Some(&mut state), now);
@@ -920,6 +1021,15 @@ impl Connection {
             congested = self.congested.len(),
             input_pending = self.input_pending,
         );
+        self.submit_progress();
+        if let Some(durable) = &self.core.durable
+            && !self.pending_acks.is_empty()
+        {
+            // Acknowledgements the store committed in time still reach the client; the rest
+            // are not sent, and the client sends those PUBLISH packets again.
+            let committed = *durable.committed().borrow();
+            self.release_acks(committed);
+        }
         if let Close::Server(reason) = close {
             // [MQTT-3.14.0-1]: the server sends DISCONNECT only to 5.0 clients and only with a
             // reason code of 0x80 or above... or a normal shutdown reason.

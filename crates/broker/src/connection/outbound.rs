@@ -8,6 +8,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 use mqtt_codec::{Ack, OutgoingPublish, Packet, PacketId, ProtocolVersion, PublishProperties, QoS};
 
+use crate::durable::DeliveryChange;
 use crate::message::Delivery;
 use crate::metrics::Metrics;
 use crate::session::{InflightStage, SessionState};
@@ -76,8 +77,8 @@ impl OutgoingAliases {
 /// What happened to one delivery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Sent {
-    /// Encoded into the write buffer.
-    Written,
+    /// Encoded into the write buffer, with this Packet Identifier for QoS 1 and 2.
+    Written(Option<u16>),
     /// Dropped: expired, too large for the client, or not authorized.
     Dropped,
 }
@@ -91,12 +92,41 @@ pub(crate) struct Encoder<'a> {
     pub(crate) metrics: &'a Metrics,
     /// PUBLISH packets encoded, added to the shared counter once per batch.
     pub(crate) sent: &'a mut u64,
+    /// The session's uid in the durable store.
+    pub(crate) uid: u64,
+    /// Progress of stored deliveries (sent, dropped), submitted to the store once per batch.
+    pub(crate) progress: &'a mut Vec<DeliveryChange>,
 }
 
 impl Encoder<'_> {
     /// Encodes a delivery; QoS 1 and 2 deliveries get a Packet Identifier and are tracked in
     /// `state` until acknowledged. `dup_id` resends an inflight delivery with its identifier.
     pub(crate) fn publish(
+        &mut self,
+        delivery: Delivery,
+        state: Option<&mut SessionState>,
+        now: Instant,
+    ) -> Sent {
+        let stored = delivery.durable;
+        let sent = self.encode(delivery, state, now);
+        if let Some(seq) = stored {
+            match sent {
+                Sent::Written(Some(packet_id)) => self.progress.push(DeliveryChange::Sent {
+                    uid: self.uid,
+                    seq,
+                    packet_id,
+                }),
+                // Written without an identifier cannot happen to a stored (QoS 1 or 2)
+                // delivery; dropped ones are done with.
+                Sent::Written(None) | Sent::Dropped => self
+                    .progress
+                    .push(DeliveryChange::Done { uid: self.uid, seq }),
+            }
+        }
+        sent
+    }
+
+    fn encode(
         &mut self,
         delivery: Delivery,
         state: Option<&mut SessionState>,
@@ -168,11 +198,13 @@ impl Encoder<'_> {
                 return Sent::Dropped;
             }
             state.track(id, delivery);
+            *self.sent += 1;
+            return Sent::Written(Some(id.get()));
         } else if outgoing.encode(self.version, self.wbuf).is_err() {
             return Sent::Dropped;
         }
         *self.sent += 1;
-        Sent::Written
+        Sent::Written(None)
     }
 
     /// Re-sends what a resumed session left unacknowledged, in the order it was first sent:

@@ -4,6 +4,7 @@
 mod access_keys;
 mod attributes;
 mod certificates;
+pub(crate) mod durable;
 mod groups;
 mod policies;
 mod principals;

@@ -7,6 +7,7 @@
 
 mod binary;
 mod button;
+mod crash;
 mod metrics;
 mod mosquitto;
 mod paho;

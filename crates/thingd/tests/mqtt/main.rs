@@ -8,6 +8,7 @@ mod authz;
 mod authz_live;
 mod clients;
 mod connect;
+mod durable;
 mod hooks;
 mod lifecycle;
 mod limits;

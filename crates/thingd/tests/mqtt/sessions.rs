@@ -452,17 +452,32 @@ async fn a_session_that_ends_with_its_connection_is_gone_once_the_close_is_seen(
     }
 }
 
-/// A broker started on the store another one shut down with resumes its persistent sessions:
-/// Session Present, the same subscriptions (with their options and identifiers), and the
-/// expiry counted on. Sessions that end with their connection are not kept.
+/// The broker's database in a test server's data directory.
+fn mqtt_database(data_dir: &tempfile::TempDir) -> std::path::PathBuf {
+    data_dir
+        .path()
+        .join("data")
+        .join(thingd::serve::MQTT_DATABASE_FILE)
+}
+
+/// What the broker's database in `data_dir` holds.
+async fn stored(data_dir: &tempfile::TempDir) -> thingd_broker::store::Snapshot {
+    use thingd_broker::DurableBackend;
+    let mut backend = thingd_storage::SqliteDurable::open(&mqtt_database(data_dir))
+        .await
+        .unwrap();
+    backend.load().await.unwrap()
+}
+
+/// A thingd restarted on the data directory another one shut down with resumes its persistent
+/// sessions: Session Present, the same subscriptions (with their options and identifiers), and
+/// the expiry counted on. Sessions that end with their connection are not kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistent_sessions_survive_a_restart_on_the_same_store() {
-    let store = std::sync::Arc::new(thingd_broker::MemorySessionStore::new());
     let data_dir = tempfile::tempdir().unwrap();
-    let server =
-        testkit::TestServer::start_with_store(data_dir, BrokerConfig::default(), store.clone())
-            .await
-            .unwrap();
+    let server = testkit::TestServer::start_in(data_dir, BrokerConfig::default())
+        .await
+        .unwrap();
     for version in [V3, V5] {
         let id = format!("restart-{}", version.level());
         let (mut client, _) =
@@ -477,17 +492,31 @@ async fn persistent_sessions_survive_a_restart_on_the_same_store() {
         Client::connect_ok(&server, Net::Tcp, connect_packet(V5, "restart-clean")).await;
     client.disconnect().await;
     let data_dir = server.stop_keeping_data().await;
+    let snapshot = stored(&data_dir).await;
+    let mut ids: Vec<_> = snapshot
+        .sessions
+        .iter()
+        .map(|s| s.client_id.as_str())
+        .collect();
+    ids.sort_unstable();
     assert_eq!(
-        store.len(),
-        2,
-        "{:?}",
-        thingd_broker::SessionStore::load(&*store)
+        ids,
+        [
+            format!("restart-{}", V3.level()),
+            format!("restart-{}", V5.level())
+        ],
+        "{snapshot:?}"
+    );
+    assert!(
+        snapshot
+            .sessions
+            .iter()
+            .all(|s| !s.online && s.subscriptions.len() == 1)
     );
 
-    let server =
-        testkit::TestServer::start_with_store(data_dir, BrokerConfig::default(), store.clone())
-            .await
-            .unwrap();
+    let server = testkit::TestServer::start_in(data_dir, BrokerConfig::default())
+        .await
+        .unwrap();
     let mut publisher = Client::connect(&server, Net::Tcp, V5, "restart-publisher").await;
     for version in [V3, V5] {
         let id = format!("restart-{}", version.level());
@@ -517,41 +546,63 @@ async fn persistent_sessions_survive_a_restart_on_the_same_store() {
 }
 
 /// A stored session whose expiry ran out while no broker was running is not restored
-/// (§3.1.2.11.2), and is forgotten by the store.
+/// (§3.1.2.11.2), and is removed from the store; one with time left is resumed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stored_session_that_expired_meanwhile_is_not_restored() {
-    use thingd_broker::{PersistedSession, PersistedSubscription, SessionStore};
-    let store = std::sync::Arc::new(thingd_broker::MemorySessionStore::new());
-    let saved = |client_id: &str, saved_ago: u64| PersistedSession {
+    use thingd_broker::store::{Batch, StoredSession};
+    use thingd_broker::{DurableBackend, PersistedSubscription};
+    let data_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data_dir.path().join("data")).unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let saved = |client_id: &str, uid: u64, saved_ago_secs: u64| StoredSession {
         client_id: client_id.to_owned(),
+        uid,
         expiry_interval: 60,
+        online: false,
+        saved_at_ms: now_ms - saved_ago_secs * 1000,
         subscriptions: vec![PersistedSubscription {
             filter: "stored/#".to_owned(),
             options: opts(QoS::AtLeastOnce),
             identifier: None,
         }],
-        saved_at: std::time::SystemTime::now() - std::time::Duration::from_secs(saved_ago),
+        will: None,
     };
-    store.save(saved("expired", 120));
-    store.save(saved("alive", 10));
-    let server = testkit::TestServer::start_with_store(
-        tempfile::tempdir().unwrap(),
-        BrokerConfig::default(),
-        store.clone(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        store
-            .load()
-            .iter()
-            .map(|s| s.client_id.as_str())
-            .collect::<Vec<_>>(),
-        ["alive"]
-    );
+    {
+        let mut backend = thingd_storage::SqliteDurable::open(&mqtt_database(&data_dir))
+            .await
+            .unwrap();
+        let batch = Batch {
+            sessions_written: vec![saved("expired", 1, 120), saved("alive", 2, 10)],
+            ..Batch::default()
+        };
+        backend.commit(&batch).await.unwrap();
+    }
+    let server = testkit::TestServer::start_in(data_dir, BrokerConfig::default())
+        .await
+        .unwrap();
     let (_expired, connack) =
         Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "expired", 60)).await;
     assert!(!connack.session_present);
     let _alive = Client::resume(&server, Net::Tcp, persistent_connect(V5, "alive", 60)).await;
-    server.shutdown().await;
+    let data_dir = server.stop_keeping_data().await;
+    let snapshot = stored(&data_dir).await;
+    let mut ids: Vec<_> = snapshot
+        .sessions
+        .iter()
+        .map(|s| (s.client_id.as_str(), s.uid))
+        .collect();
+    ids.sort_unstable();
+    // "expired" is there again, as the new session its reconnection made (another uid).
+    assert_eq!(ids.len(), 2, "{snapshot:?}");
+    assert!(
+        ids.iter().any(|(id, uid)| *id == "alive" && *uid == 2),
+        "{snapshot:?}"
+    );
+    assert!(
+        ids.iter().any(|(id, uid)| *id == "expired" && *uid != 1),
+        "{snapshot:?}"
+    );
 }
