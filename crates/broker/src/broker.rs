@@ -20,6 +20,12 @@ use crate::message::Message;
 use crate::metrics::{Metrics, render_gauge};
 use crate::store::{BackendError, DurableBackend};
 
+/// The durable store is full and refuses messages that would need storing (see
+/// [`crate::StoreFull::Refuse`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the durable store is full")]
+pub struct StoreFullError;
+
 /// An MQTT broker. Cheap to clone: clones share the same state.
 #[derive(Clone, Debug)]
 pub struct Broker {
@@ -198,6 +204,29 @@ impl Broker {
             .core
             .publish_retaining(Arc::new(message), origin, from_hook);
         (routed.delivered, retained)
+    }
+
+    /// [`Broker::publish_retaining`] for a publisher that acknowledges it (the HTTPS data
+    /// plane's Publish): returns once what the message needed stored is durable, as a QoS 1
+    /// PUBACK waits. `Err` when the durable store was full and refused it (nothing was
+    /// delivered; see [`crate::StoreFull::Refuse`]).
+    pub async fn publish_durably(
+        &self,
+        message: Message,
+        origin: &PublishOrigin,
+        from_hook: Option<HookId>,
+    ) -> Result<(usize, Option<crate::retained::RetainOutcome>), StoreFullError> {
+        let mut message = message;
+        // As in `publish`: a message from outside was published by no session.
+        message.origin = None;
+        let (routed, retained) = self
+            .core
+            .publish_retaining(Arc::new(message), origin, from_hook);
+        if routed.refused {
+            return Err(StoreFullError);
+        }
+        self.core.committed(routed.ticket).await;
+        Ok((routed.delivered, retained))
     }
 
     /// Whether a client may publish to `topic` as far as the protocol goes, before any policy:

@@ -117,11 +117,13 @@ impl Core {
             RouteOutcome::default()
         } else {
             let mut scratch = RouteScratch::default();
-            let outcome = self
+            let mut outcome = self
                 .router
                 .route(&message, &mut scratch, self.durable.as_deref());
             if message.retain {
-                retained = Some(self.retain(&message).0);
+                let (stored, ticket) = self.retain(&message);
+                retained = Some(stored);
+                outcome.ticket = outcome.ticket.max(ticket);
             }
             outcome
         };
@@ -132,19 +134,32 @@ impl Core {
     /// Stores (or, empty, clears [MQTT-3.3.1-6]) a retained message, in memory and in the
     /// durable store; the ticket is the store's, to wait for before acknowledging it.
     pub(crate) fn retain(&self, message: &Arc<Message>) -> (RetainOutcome, Option<u64>) {
-        let outcome = self.retained.retain(message);
-        let ticket = match (&self.durable, outcome) {
-            (Some(durable), RetainOutcome::Stored) => Some(durable.submit(Op::Retain {
-                topic: message.topic.as_str().to_owned(),
-                message: Some(message.clone()),
-            })),
-            (Some(durable), RetainOutcome::Cleared) => Some(durable.submit(Op::Retain {
-                topic: message.topic.as_str().to_owned(),
-                message: None,
-            })),
-            _ => None,
+        let Some(durable) = &self.durable else {
+            return (self.retained.retain(message), None);
         };
-        (outcome, ticket)
+        // Submitted under the retained store's lock: two publishers retaining on one topic
+        // leave the store with the value memory has.
+        self.retained.retain_then(message, |outcome| {
+            let kept = match outcome {
+                RetainOutcome::Stored => Some(message.clone()),
+                RetainOutcome::Cleared => None,
+                RetainOutcome::Refused => return None,
+            };
+            Some(durable.submit(Op::Retain {
+                topic: message.topic.as_str().to_owned(),
+                message: kept,
+            }))
+        })
+    }
+
+    /// Waits until the durable store has committed `ticket`.
+    pub(crate) async fn committed(&self, ticket: Option<u64>) {
+        let (Some(durable), Some(ticket)) = (&self.durable, ticket) else {
+            return;
+        };
+        let mut committed = durable.committed();
+        // An error means the writer is gone (shutdown): nothing more will be committed.
+        let _ = committed.wait_for(|done| *done >= ticket).await;
     }
 
     /// Publishes a will message on behalf of `origin`, unless it expired while it waited.

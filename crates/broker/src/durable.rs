@@ -708,3 +708,205 @@ pub(crate) fn expires_at_ms(message: &Message) -> Option<u64> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use mqtt_codec::PublishProperties;
+
+    use super::*;
+
+    fn durable() -> Durable {
+        Durable::new(0, u64::MAX, StoreFull::Refuse)
+    }
+
+    fn message(payload: &'static [u8]) -> Arc<Message> {
+        Arc::new(Message::new(
+            TopicName::parse("t/1", &TopicLimits::MQTT).unwrap(),
+            Bytes::from_static(payload),
+            QoS::AtLeastOnce,
+            false,
+            PublishProperties::default(),
+        ))
+    }
+
+    fn session(uid: u64) -> StoredSession {
+        StoredSession {
+            client_id: format!("c{uid}"),
+            uid,
+            expiry_interval: 60,
+            online: true,
+            saved_at_ms: 0,
+            subscriptions: Vec::new(),
+            will: None,
+        }
+    }
+
+    fn enqueue(id: u64, uids: &[u64], seq: u64) -> Op {
+        Op::Enqueue {
+            id,
+            message: message(b"m"),
+            deliveries: uids
+                .iter()
+                .map(|uid| NewDelivery {
+                    uid: *uid,
+                    seq,
+                    qos: QoS::AtLeastOnce,
+                    retain: false,
+                    subscription_ids: SubscriptionIds::None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Applies `ops` as one batch.
+    fn batch(model: &mut Model, durable: &Durable, ops: Vec<Op>) -> Batch {
+        let mut batch = Batch::default();
+        let mut dirty = Dirty::default();
+        for op in ops {
+            model.apply(op, &mut batch, &mut dirty, durable);
+        }
+        model.flush(&mut dirty, &mut batch, durable);
+        batch
+    }
+
+    #[test]
+    fn a_delivery_acknowledged_within_its_batch_writes_nothing() {
+        let durable = durable();
+        let mut model = Model::default();
+        let first = batch(&mut model, &durable, vec![Op::SaveSession(session(1))]);
+        assert_eq!(first.sessions_written.len(), 1);
+        let done = Op::Deliveries(vec![
+            DeliveryChange::Sent {
+                uid: 1,
+                seq: 1,
+                packet_id: 4,
+            },
+            DeliveryChange::Done { uid: 1, seq: 1 },
+        ]);
+        let second = batch(&mut model, &durable, vec![enqueue(10, &[1], 1), done]);
+        assert!(second.is_empty(), "{second:?}");
+        assert_eq!(model.counts(), (0, 0));
+        assert_eq!(durable.stored_bytes.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_message_is_written_once_and_deleted_with_its_last_holder() {
+        let durable = durable();
+        let mut model = Model::default();
+        batch(
+            &mut model,
+            &durable,
+            vec![Op::SaveSession(session(1)), Op::SaveSession(session(2))],
+        );
+        let stored = batch(&mut model, &durable, vec![enqueue(10, &[1, 2, 3], 5)]);
+        // Session 3 is not stored: no row for it.
+        assert_eq!(stored.messages_inserted.len(), 1);
+        assert_eq!(stored.deliveries_inserted.len(), 2);
+        assert!(durable.stored_bytes.load(Ordering::Relaxed) > 0);
+        let sent = batch(
+            &mut model,
+            &durable,
+            vec![Op::Deliveries(vec![
+                DeliveryChange::Sent {
+                    uid: 1,
+                    seq: 5,
+                    packet_id: 9,
+                },
+                DeliveryChange::Done { uid: 2, seq: 5 },
+            ])],
+        );
+        assert_eq!(sent.deliveries_updated, [(1, 5, 9, DeliveryStage::Sent)]);
+        assert_eq!(sent.deliveries_deleted, [(2, 5)]);
+        assert!(sent.messages_deleted.is_empty(), "session 1 still holds it");
+        let done = batch(
+            &mut model,
+            &durable,
+            vec![Op::Deliveries(vec![DeliveryChange::Done {
+                uid: 1,
+                seq: 5,
+            }])],
+        );
+        assert_eq!(done.deliveries_deleted, [(1, 5)]);
+        assert_eq!(done.messages_deleted, [10]);
+        assert_eq!(durable.stored_bytes.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_session_saved_and_ended_in_one_batch_leaves_no_row() {
+        let durable = durable();
+        let mut model = Model::default();
+        let ops = vec![
+            Op::SaveSession(session(1)),
+            enqueue(10, &[1], 1),
+            Op::EndSession {
+                client_id: "c1".into(),
+                uid: 1,
+            },
+            // Late progress of the ended session is ignored.
+            Op::Deliveries(vec![DeliveryChange::Done { uid: 1, seq: 1 }]),
+            enqueue(11, &[1], 2),
+        ];
+        let ended = batch(&mut model, &durable, ops);
+        assert!(ended.sessions_written.is_empty());
+        assert_eq!(ended.sessions_deleted, [("c1".to_owned(), 1)]);
+        assert!(ended.messages_inserted.is_empty());
+        assert!(ended.deliveries_inserted.is_empty());
+    }
+
+    #[test]
+    fn retained_changes_to_one_topic_keep_the_last() {
+        let durable = durable();
+        let mut model = Model::default();
+        let retained = batch(
+            &mut model,
+            &durable,
+            vec![
+                Op::Retain {
+                    topic: "t/1".into(),
+                    message: Some(message(b"first")),
+                },
+                Op::Retain {
+                    topic: "t/1".into(),
+                    message: None,
+                },
+                Op::Retain {
+                    topic: "t/2".into(),
+                    message: Some(message(b"kept")),
+                },
+            ],
+        );
+        assert_eq!(retained.retained_deleted, ["t/1"]);
+        assert_eq!(retained.retained_written.len(), 1);
+        assert_eq!(retained.retained_written[0].topic, "t/2");
+    }
+
+    #[test]
+    fn messages_round_trip_through_their_encoding() {
+        let mut properties = PublishProperties::default();
+        properties.content_type = Some(mqtt_codec::MqttString::new("text/plain").unwrap());
+        properties.message_expiry_interval = Some(60);
+        let original = Message::new(
+            TopicName::parse("a/b", &TopicLimits::MQTT).unwrap(),
+            Bytes::from_static(b"payload"),
+            QoS::ExactlyOnce,
+            true,
+            properties,
+        );
+        let packet = encode_message(&original);
+        let expires = expires_at_ms(&original);
+        let back = decode_message(&packet, 42, expires).unwrap();
+        assert_eq!(back.topic.as_str(), "a/b");
+        assert_eq!(&back.payload[..], b"payload");
+        assert_eq!(
+            (back.qos, back.retain, back.received_at_ms),
+            (QoS::ExactlyOnce, true, 42)
+        );
+        assert_eq!(back.properties, original.properties);
+        assert!(
+            back.remaining_expiry(Instant::now())
+                .is_some_and(|left| left <= 60)
+        );
+        assert!(decode_message(&Bytes::from_static(b"\x30"), 0, None).is_none());
+    }
+}

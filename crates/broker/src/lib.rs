@@ -29,7 +29,7 @@ pub mod websocket;
 pub use auth::{
     AllowConnected, AuthorizationSignal, Authorizer, ConnectionAuthorizer, ListenerKind, Principal,
 };
-pub use broker::Broker;
+pub use broker::{Broker, StoreFullError};
 pub use config::{BrokerConfig, QueueOverflow, StoreFull};
 pub use hooks::{HookId, HookOptions, PublishHook, PublishOrigin};
 pub use lifecycle::DisconnectReason;

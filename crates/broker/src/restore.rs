@@ -14,6 +14,7 @@ use tracing::{info, warn};
 use crate::core::{Core, session_origin};
 use crate::durable::{DeliveryChange, Op, decode_message};
 use crate::message::{Delivery, Message, SubscriptionIds, now_ms};
+use crate::retained::RetainOutcome;
 use crate::session::{InflightStage, RestoredSession, StoredSubscription};
 use crate::store::{DeliveryStage, Snapshot, StoredDelivery, StoredSession};
 
@@ -35,20 +36,28 @@ impl Core {
         let mut counts = RestoreCounts::default();
         let now = now_ms();
         for row in &snapshot.retained {
-            match decode_message(&row.packet, row.received_at_ms, row.expires_at_ms) {
+            let expired = row.expires_at_ms.is_some_and(|at| at <= now);
+            let kept = match decode_message(&row.packet, row.received_at_ms, row.expires_at_ms) {
+                None => {
+                    warn!(message = "Dropping a stored retained message that does not decode.", topic = %row.topic);
+                    false
+                }
+                // Expired while thingd was down [MQTT-3.3.2-5].
+                Some(_) if expired => false,
                 Some(mut message) => {
                     message.retain = true;
-                    self.retained.retain(&message);
-                    counts.retained += 1;
+                    // Refused when the configured maximum is now lower than what was kept.
+                    self.retained.retain(&message) == RetainOutcome::Stored
                 }
-                None => {
-                    counts.skipped += 1;
-                    warn!(message = "Dropping a stored retained message that does not decode.", topic = %row.topic);
-                    self.submit(Op::Retain {
-                        topic: row.topic.clone(),
-                        message: None,
-                    });
-                }
+            };
+            if kept {
+                counts.retained += 1;
+            } else {
+                counts.skipped += 1;
+                self.submit(Op::Retain {
+                    topic: row.topic.clone(),
+                    message: None,
+                });
             }
         }
         let mut messages: HashMap<u64, Option<Arc<Message>>> = HashMap::new();

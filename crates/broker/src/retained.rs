@@ -44,18 +44,32 @@ impl RetainedStore {
     ///
     /// The message is copied out of the connection's read buffer first ([`Message::detached`]).
     pub fn retain(&self, message: &Message) -> RetainOutcome {
+        self.retain_then(message, |_| ()).0
+    }
+
+    /// [`RetainedStore::retain`], calling `then` with the outcome before another retain of any
+    /// topic can happen: changes reach `then` (the durable store) in the order they were made.
+    pub fn retain_then<R>(
+        &self,
+        message: &Message,
+        then: impl FnOnce(RetainOutcome) -> R,
+    ) -> (RetainOutcome, R) {
         let mut messages = self.messages.write();
-        if message.payload.is_empty() {
+        let outcome = if message.payload.is_empty() {
             messages.remove(message.topic.as_str());
-            return RetainOutcome::Cleared;
-        }
-        if messages.len() >= self.max_messages && !messages.contains_key(message.topic.as_str()) {
+            RetainOutcome::Cleared
+        } else if messages.len() >= self.max_messages
+            && !messages.contains_key(message.topic.as_str())
+        {
             self.refused.fetch_add(1, Ordering::Relaxed);
-            return RetainOutcome::Refused;
-        }
-        let stored = Arc::new(message.detached());
-        messages.insert(Box::from(stored.topic.as_str()), stored);
-        RetainOutcome::Stored
+            RetainOutcome::Refused
+        } else {
+            let stored = Arc::new(message.detached());
+            messages.insert(Box::from(stored.topic.as_str()), stored);
+            RetainOutcome::Stored
+        };
+        let after = then(outcome);
+        (outcome, after)
     }
 
     /// The unexpired retained messages whose topic matches `filter`.

@@ -120,9 +120,17 @@ async fn publish(
         )));
     }
     let message = Message::new(topic, payload, qos, retain, properties);
+    // Answered once durable, as a QoS 1 PUBACK is: what a persistent session or the retained
+    // store needed written is on disk before the caller hears OK.
     let (_, retained) = plane
         .broker
-        .publish_retaining(message, caller.origin(), None);
+        .publish_durably(message, caller.origin(), None)
+        .await
+        .map_err(|_| {
+            DataPlaneError::throttling(
+                "The message store is full: the message was not accepted, try again later",
+            )
+        })?;
     increment(&plane.metrics.publishes_total);
     if retained == Some(RetainOutcome::Refused) {
         // As MQTT answers QuotaExceeded: the store is at its limit of retained topics.

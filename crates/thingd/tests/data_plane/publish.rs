@@ -339,6 +339,52 @@ async fn an_oversize_payload_is_refused_and_the_largest_accepted() {
     server.shutdown().await;
 }
 
+/// A Publish over HTTPS is answered once durable, like a PUBACK; past `max_stored_bytes` the
+/// store refuses it with 429 and delivers it to no one.
+#[tokio::test]
+async fn a_publish_the_full_durable_store_refuses_is_throttled() {
+    let config = thingd_broker::BrokerConfig {
+        max_stored_bytes: 1,
+        ..thingd_broker::BrokerConfig::default()
+    };
+    let server = TestServer::start_with(config).await.unwrap();
+    crate::support::offline_subscriber(
+        &server,
+        V5,
+        Net::Tcp,
+        "https-durable",
+        "stored/#",
+        QoS::AtLeastOnce,
+    )
+    .await;
+    let mut https = Https::connect(&server, &server.client).await;
+    // The first is stored (the store was empty), and answered once it is.
+    assert_eq!(
+        https.post("/topics/stored%2F1?qos=1", b"1").await.status,
+        200
+    );
+    let refused = https.post("/topics/stored%2F2?qos=1", b"2").await;
+    let message = refused.assert_error(429, "ThrottlingException");
+    assert!(message.contains("store is full"), "{message}");
+    // QoS 0 needs no storing.
+    assert_eq!(https.post("/topics/stored%2F3", b"3").await.status, 200);
+    let mut subscriber = Client::resume(
+        &server,
+        Net::Tcp,
+        crate::support::persistent_connect(V5, "https-durable", 300),
+    )
+    .await;
+    let publish = subscriber.expect_publish().await;
+    assert_eq!(&publish.payload[..], b"1");
+    let rest = subscriber.settle().await;
+    assert!(
+        rest.iter()
+            .all(|p| !matches!(p, mqtt_codec::Packet::Publish(_))),
+        "{rest:?}"
+    );
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_retained_publish_past_the_retained_store_limit_is_throttled() {
     let config = thingd_broker::BrokerConfig {

@@ -4,26 +4,10 @@
 //! the disk. (The SIGKILL crash test runs the real binary: `tests/interop/crash.rs`.)
 
 use mqtt_codec::{Packet, QoS, ReasonCode};
-use thingd_broker::store::{Batch, DeliveryStage, StoredDelivery, StoredMessage, StoredSession};
-use thingd_broker::{BrokerConfig, DurableBackend, QueueOverflow, StoreFull};
+use thingd_broker::store::{Batch, DeliveryStage, StoredDelivery, StoredMessage};
+use thingd_broker::{BrokerConfig, QueueOverflow, StoreFull};
 
 use crate::support::*;
-
-/// The broker's database in a test server's data directory.
-fn mqtt_database(data_dir: &tempfile::TempDir) -> std::path::PathBuf {
-    data_dir
-        .path()
-        .join("data")
-        .join(thingd::serve::MQTT_DATABASE_FILE)
-}
-
-/// What the broker's database in `data_dir` holds.
-async fn stored(data_dir: &tempfile::TempDir) -> thingd_broker::store::Snapshot {
-    let mut backend = thingd_storage::SqliteDurable::open(&mqtt_database(data_dir))
-        .await
-        .unwrap();
-    backend.load().await.unwrap()
-}
 
 /// Stops `server` and starts another thingd on its data directory, with `config`.
 async fn restart(server: testkit::TestServer, config: BrokerConfig) -> testkit::TestServer {
@@ -93,11 +77,9 @@ async fn queued_and_unacknowledged_messages_survive_a_restart() {
             .unwrap();
         let mut subscriber =
             Client::resume(&server, Net::Tcp, persistent_connect(version, &id, 600)).await;
-        let late = subscriber.settle().await;
-        assert!(
-            late.iter().all(|p| !matches!(p, Packet::Publish(_))),
-            "{version}: acknowledged messages came back: {late:?}"
-        );
+        subscriber
+            .assert_no_publish(&format!("{version}: acknowledged messages came back"))
+            .await;
         server.shutdown().await;
     }
 }
@@ -141,11 +123,7 @@ async fn a_released_qos2_delivery_resumes_with_pubrel() {
     subscriber
         .send(&Packet::PubComp(mqtt_codec::Ack::new(id)))
         .await;
-    let rest = subscriber.settle().await;
-    assert!(
-        rest.iter().all(|p| !matches!(p, Packet::Publish(_))),
-        "{rest:?}"
-    );
+    subscriber.assert_no_publish("after the last message").await;
     server.shutdown().await;
 }
 
@@ -185,11 +163,7 @@ async fn retained_messages_come_back_as_last_set() {
             ("kept/c".to_owned(), b"third".to_vec())
         ]
     );
-    let rest = subscriber.settle().await;
-    assert!(
-        rest.iter().all(|p| !matches!(p, Packet::Publish(_))),
-        "{rest:?}"
-    );
+    subscriber.assert_no_publish("after the last message").await;
     server.shutdown().await;
 }
 
@@ -198,20 +172,7 @@ async fn retained_messages_come_back_as_last_set() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_sessions_queue_is_removed_at_start() {
     let data_dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(data_dir.path().join("data")).unwrap();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let session = |client_id: &str, uid: u64, saved_ago_secs: u64| StoredSession {
-        client_id: client_id.to_owned(),
-        uid,
-        expiry_interval: 60,
-        online: false,
-        saved_at_ms: now_ms - saved_ago_secs * 1000,
-        subscriptions: Vec::new(),
-        will: None,
-    };
+    let now_ms = wall_ms();
     let message = |id: u64, payload: &str| {
         let mut packet = bytes::BytesMut::new();
         Packet::Publish(publish_packet(
@@ -239,24 +200,19 @@ async fn an_expired_sessions_queue_is_removed_at_start() {
         packet_id: None,
         stage: DeliveryStage::Queued,
     };
-    {
-        let mut backend = thingd_storage::SqliteDurable::open(&mqtt_database(&data_dir))
-            .await
-            .unwrap();
-        backend
-            .commit(&Batch {
-                sessions_written: vec![session("expired", 11, 600), session("alive", 12, 5)],
-                messages_inserted: vec![message(1, "only expired"), message(2, "both")],
-                deliveries_inserted: vec![
-                    delivery(11, 1, 1),
-                    delivery(11, 2, 2),
-                    delivery(12, 1, 2),
-                ],
-                ..Batch::default()
-            })
-            .await
-            .unwrap();
-    }
+    store_rows(
+        &data_dir,
+        Batch {
+            sessions_written: vec![
+                stored_session("expired", 11, 600, Vec::new()),
+                stored_session("alive", 12, 5, Vec::new()),
+            ],
+            messages_inserted: vec![message(1, "only expired"), message(2, "both")],
+            deliveries_inserted: vec![delivery(11, 1, 1), delivery(11, 2, 2), delivery(12, 1, 2)],
+            ..Batch::default()
+        },
+    )
+    .await;
     let server = testkit::TestServer::start_in(data_dir, BrokerConfig::default())
         .await
         .unwrap();
@@ -357,11 +313,7 @@ async fn a_full_store_refuses_publishers() {
     let publish = subscriber.expect_publish().await;
     assert_eq!(&publish.payload[..], b"x");
     subscriber.ack(&publish).await;
-    let rest = subscriber.settle().await;
-    assert!(
-        rest.iter().all(|p| !matches!(p, Packet::Publish(_))),
-        "{rest:?}"
-    );
+    subscriber.assert_no_publish("after the last message").await;
     server.shutdown().await;
 }
 
@@ -401,11 +353,7 @@ async fn drop_oldest_keeps_the_newest_across_a_restart() {
         subscriber.ack(&publish).await;
     }
     assert_eq!(got, [b"3".to_vec(), b"4".to_vec()]);
-    let rest = subscriber.settle().await;
-    assert!(
-        rest.iter().all(|p| !matches!(p, Packet::Publish(_))),
-        "{rest:?}"
-    );
+    subscriber.assert_no_publish("after the last message").await;
     server.shutdown().await;
 }
 

@@ -452,23 +452,6 @@ async fn a_session_that_ends_with_its_connection_is_gone_once_the_close_is_seen(
     }
 }
 
-/// The broker's database in a test server's data directory.
-fn mqtt_database(data_dir: &tempfile::TempDir) -> std::path::PathBuf {
-    data_dir
-        .path()
-        .join("data")
-        .join(thingd::serve::MQTT_DATABASE_FILE)
-}
-
-/// What the broker's database in `data_dir` holds.
-async fn stored(data_dir: &tempfile::TempDir) -> thingd_broker::store::Snapshot {
-    use thingd_broker::DurableBackend;
-    let mut backend = thingd_storage::SqliteDurable::open(&mqtt_database(data_dir))
-        .await
-        .unwrap();
-    backend.load().await.unwrap()
-}
-
 /// A thingd restarted on the data directory another one shut down with resumes its persistent
 /// sessions: Session Present, the same subscriptions (with their options and identifiers), and
 /// the expiry counted on. Sessions that end with their connection are not kept.
@@ -549,37 +532,25 @@ async fn persistent_sessions_survive_a_restart_on_the_same_store() {
 /// (§3.1.2.11.2), and is removed from the store; one with time left is resumed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stored_session_that_expired_meanwhile_is_not_restored() {
-    use thingd_broker::store::{Batch, StoredSession};
-    use thingd_broker::{DurableBackend, PersistedSubscription};
     let data_dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(data_dir.path().join("data")).unwrap();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let saved = |client_id: &str, uid: u64, saved_ago_secs: u64| StoredSession {
-        client_id: client_id.to_owned(),
-        uid,
-        expiry_interval: 60,
-        online: false,
-        saved_at_ms: now_ms - saved_ago_secs * 1000,
-        subscriptions: vec![PersistedSubscription {
+    let subscriptions = || {
+        vec![thingd_broker::PersistedSubscription {
             filter: "stored/#".to_owned(),
             options: opts(QoS::AtLeastOnce),
             identifier: None,
-        }],
-        will: None,
+        }]
     };
-    {
-        let mut backend = thingd_storage::SqliteDurable::open(&mqtt_database(&data_dir))
-            .await
-            .unwrap();
-        let batch = Batch {
-            sessions_written: vec![saved("expired", 1, 120), saved("alive", 2, 10)],
-            ..Batch::default()
-        };
-        backend.commit(&batch).await.unwrap();
-    }
+    store_rows(
+        &data_dir,
+        thingd_broker::store::Batch {
+            sessions_written: vec![
+                stored_session("expired", 1, 120, subscriptions()),
+                stored_session("alive", 2, 10, subscriptions()),
+            ],
+            ..Default::default()
+        },
+    )
+    .await;
     let server = testkit::TestServer::start_in(data_dir, BrokerConfig::default())
         .await
         .unwrap();

@@ -889,3 +889,68 @@ pub(crate) mod rumqtt {
         (client, events)
     }
 }
+
+/// The broker's database (`mqtt.db`) in the data directory of a [`TestServer`] started on
+/// `data_dir` (`TestServer::start_in`, `stop_keeping_data`).
+pub(crate) fn mqtt_database(data_dir: &tempfile::TempDir) -> std::path::PathBuf {
+    data_dir
+        .path()
+        .join("data")
+        .join(thingd::serve::MQTT_DATABASE_FILE)
+}
+
+/// What the broker's database in `data_dir` holds (no server running on it).
+pub(crate) async fn stored(data_dir: &tempfile::TempDir) -> thingd_broker::store::Snapshot {
+    use thingd_broker::DurableBackend;
+    let mut backend = thingd_storage::SqliteDurable::open(&mqtt_database(data_dir))
+        .await
+        .unwrap();
+    backend.load().await.unwrap()
+}
+
+/// Writes `batch` into the broker's database in `data_dir`, before a server starts on it.
+pub(crate) async fn store_rows(data_dir: &tempfile::TempDir, batch: thingd_broker::store::Batch) {
+    use thingd_broker::DurableBackend;
+    std::fs::create_dir_all(data_dir.path().join("data")).unwrap();
+    let mut backend = thingd_storage::SqliteDurable::open(&mqtt_database(data_dir))
+        .await
+        .unwrap();
+    backend.commit(&batch).await.unwrap();
+}
+
+/// The wall clock in milliseconds since the Unix epoch, as stored rows count time.
+pub(crate) fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// A stored offline session with a 60 s expiry, saved `saved_ago_secs` ago.
+pub(crate) fn stored_session(
+    client_id: &str,
+    uid: u64,
+    saved_ago_secs: u64,
+    subscriptions: Vec<thingd_broker::PersistedSubscription>,
+) -> thingd_broker::store::StoredSession {
+    thingd_broker::store::StoredSession {
+        client_id: client_id.to_owned(),
+        uid,
+        expiry_interval: 60,
+        online: false,
+        saved_at_ms: wall_ms() - saved_ago_secs * 1000,
+        subscriptions,
+        will: None,
+    }
+}
+
+impl Client {
+    /// Lets the server go idle ([`Client::settle`]) and checks that no PUBLISH arrived.
+    pub(crate) async fn assert_no_publish(&mut self, context: &str) {
+        let late = self.settle().await;
+        assert!(
+            late.iter().all(|p| !matches!(p, Packet::Publish(_))),
+            "{context}: unexpected PUBLISH in {late:?}"
+        );
+    }
+}
