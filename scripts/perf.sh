@@ -10,12 +10,13 @@ PORT=${THINGD_BENCH_PORT:-1884}
 API_PORT=${THINGD_BENCH_API_PORT:-18080}
 cargo build --release --locked -p thingd >&2
 data=$(mktemp -d)
-# THINGD_WORKERS=1 measures thingd on one worker thread (see docs/perf.md). The plain listener's
-# clients are held to the policy --mqtt-tcp-policy names (default deny without one): it is
-# created below through the API, with the AWS CLI and the files thingd writes.
+# THINGD_WORKERS=1 measures thingd on one worker thread (see docs/perf.md), THINGD_STORE_SYNC=normal
+# with --store-sync normal. The plain listener's clients are held to the policy --mqtt-tcp-policy
+# names (default deny without one): it is created below through the API, with the AWS CLI and the
+# files thingd writes.
 THINGD_LOG=warn ./target/release/thingd serve --data-dir "$data" --mqtt off \
     --api "127.0.0.1:${API_PORT}" --mqtt-tcp "127.0.0.1:${PORT}" --mqtt-tcp-policy bench-allow-all \
-    ${THINGD_WORKERS:+--workers "$THINGD_WORKERS"} &
+    ${THINGD_WORKERS:+--workers "$THINGD_WORKERS"} ${THINGD_STORE_SYNC:+--store-sync "$THINGD_STORE_SYNC"} &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
 # Wait for the listeners rather than for a fixed time.

@@ -124,7 +124,12 @@ impl Router {
                     if let Some((_, member)) = picked {
                         // Shared deliveries are not merged with the member's other subscriptions.
                         let ids = member.identifier.into_iter().collect();
-                        targets.push(target(member, message, ids));
+                        targets.push(target(
+                            member.session.clone(),
+                            member.options,
+                            message,
+                            ids,
+                        ));
                     }
                 }
             });
@@ -148,12 +153,7 @@ impl Router {
                 }
                 j += 1;
             }
-            let subscriber = Subscriber {
-                session: first.session.clone(),
-                options,
-                identifier: None,
-            };
-            targets.push(target(&subscriber, message, ids));
+            targets.push(target(first.session.clone(), options, message, ids));
             i = j;
         }
         candidates.clear();
@@ -242,18 +242,19 @@ impl Router {
     }
 }
 
-/// The delivery of `message` to `subscriber`'s session.
+/// The delivery of `message` to `session`, subscribed with `options`.
 fn target(
-    subscriber: &Subscriber,
+    session: Arc<Session>,
+    options: SubscriptionOptions,
     message: &Arc<Message>,
     subscription_ids: SubscriptionIds,
 ) -> (Arc<Session>, Delivery) {
     // [MQTT-3.8.4-8]: the QoS is the lower of the published QoS and the granted maximum.
-    let qos: QoS = message.qos.min(subscriber.options.qos);
+    let qos: QoS = message.qos.min(options.qos);
     // [MQTT-3.3.1-12], [MQTT-3.3.1-13]: forwarded messages keep RETAIN only with Retain As Published.
-    let retain = subscriber.options.retain_as_published && message.retain;
+    let retain = options.retain_as_published && message.retain;
     (
-        subscriber.session.clone(),
+        session,
         Delivery {
             message: message.clone(),
             qos,

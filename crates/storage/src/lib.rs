@@ -11,4 +11,4 @@ mod migrations;
 mod sqlite;
 
 pub use sqlite::SqliteStore;
-pub use sqlite::durable::{NewerSchema, SqliteDurable};
+pub use sqlite::durable::{DurableSync, NewerSchema, SqliteDurable};

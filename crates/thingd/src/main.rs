@@ -183,6 +183,11 @@ struct ServeArgs {
     /// disconnected) or drop-oldest (each session the message is queued for drops its oldest).
     #[arg(long, value_enum, default_value = "refuse")]
     store_full: StoreFullArg,
+    /// When a commit of mqtt.db is durable, and QoS 1/2 messages acknowledged: full (on disk,
+    /// fsync at every commit: survives a power loss) or normal (in the operating system:
+    /// survives kill -9 and crashes of thingd, not a power loss).
+    #[arg(long, value_enum, default_value = "full")]
+    store_sync: StoreSyncArg,
     /// Apply AWS IoT Core's topic limits (256 bytes, 8 levels).
     #[arg(long)]
     aws_topic_limits: bool,
@@ -258,6 +263,13 @@ enum QueueOverflowArg {
     DropNew,
     DropOldest,
     Disconnect,
+}
+
+/// `--store-sync`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum StoreSyncArg {
+    Full,
+    Normal,
 }
 
 /// `--store-full`.
@@ -445,6 +457,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     options.broker.store_full = match args.store_full {
         StoreFullArg::Refuse => thingd_broker::StoreFull::Refuse,
         StoreFullArg::DropOldest => thingd_broker::StoreFull::DropOldest,
+    };
+    options.store_sync = match args.store_sync {
+        StoreSyncArg::Full => thingd_storage::DurableSync::Full,
+        StoreSyncArg::Normal => thingd_storage::DurableSync::Normal,
     };
     if args.aws_topic_limits {
         options.broker.topic_limits = mqtt_topic::TopicLimits::AWS_IOT;

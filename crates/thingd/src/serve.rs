@@ -16,7 +16,7 @@ use thingd_api::AuthorizationChange;
 use thingd_broker::{Authorizer, Broker, BrokerConfig};
 use thingd_pki::{CertificateAuthority, ServerIdentity};
 use thingd_registry::{AccessKey, Partition, PolicyStore};
-use thingd_storage::{SqliteDurable, SqliteStore};
+use thingd_storage::{DurableSync, SqliteDurable, SqliteStore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -56,6 +56,9 @@ pub struct ServeOptions {
     pub rules_trusted_destinations: Vec<String>,
     /// The rules engine: queues, timeouts, and the engines its actions deliver to.
     pub rules: RulesOptions,
+    /// When a commit of the broker's store (`mqtt.db`) counts as durable, and so when QoS 1/2
+    /// messages are acknowledged: on disk (the default) or handed to the operating system.
+    pub store_sync: DurableSync,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -95,6 +98,7 @@ impl ServeOptions {
             shadows: ShadowConfig::default(),
             rules_trusted_destinations: Vec::new(),
             rules: RulesOptions::default(),
+            store_sync: DurableSync::Full,
         }
     }
 }
@@ -273,7 +277,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     // Retained messages, persistent sessions and their queued messages: a file of their own,
     // so the broker's group commits never wait on the registry's writes.
     let mqtt_database = options.data_dir.join(MQTT_DATABASE_FILE);
-    let backend = SqliteDurable::open(&mqtt_database)
+    let backend = SqliteDurable::open_with(&mqtt_database, options.store_sync)
         .await
         .with_context(|| format!("opening the database {}", mqtt_database.display()))?;
     let broker = Broker::durable(options.broker.clone(), authorizer, Box::new(backend))

@@ -238,6 +238,19 @@ pub struct NewerSchema {
     pub found: i64,
 }
 
+/// When a commit of the broker's store is durable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DurableSync {
+    /// On disk (fsync of the write-ahead log at every commit): a committed batch survives a
+    /// power loss or an operating-system crash, not only a crash of thingd.
+    #[default]
+    Full,
+    /// In the operating system (the write-ahead log is written at every commit and synced
+    /// only at checkpoints): a committed batch survives thingd being killed (`kill -9`, a
+    /// crash) but not a power loss. Commits cost a write instead of an fsync.
+    Normal,
+}
+
 /// The broker's durable rows in one SQLite file, on one dedicated connection.
 pub struct SqliteDurable {
     conn: SqliteConnection,
@@ -262,6 +275,12 @@ impl SqliteDurable {
     /// `path` should be a file of its own (`mqtt.db`), not the registry's. A file whose
     /// schema version is newer than this code's (1) is refused ([`NewerSchema`]).
     pub async fn open(path: &Path) -> Result<SqliteDurable, StoreError> {
+        Self::open_with(path, DurableSync::Full).await
+    }
+
+    /// [`SqliteDurable::open`] with the durability of commits `sync` (`synchronous = FULL` or
+    /// `NORMAL`).
+    pub async fn open_with(path: &Path, sync: DurableSync) -> Result<SqliteDurable, StoreError> {
         if !path.exists() {
             create_private_file(path)?;
         }
@@ -270,8 +289,12 @@ impl SqliteDurable {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a committed batch survives a power loss, not only a crash of thingd; the
-            // broker acknowledges QoS 1/2 messages only once their batch is committed.
-            .synchronous(SqliteSynchronous::Full)
+            // broker acknowledges QoS 1/2 messages only once their batch is committed. NORMAL
+            // (chosen by the operator) survives a crash of thingd only.
+            .synchronous(match sync {
+                DurableSync::Full => SqliteSynchronous::Full,
+                DurableSync::Normal => SqliteSynchronous::Normal,
+            })
             .busy_timeout(Duration::from_secs(10))
             // Room for every multi-row text (10 kinds x 8 sizes) and the few others.
             .statement_cache_capacity(256);
