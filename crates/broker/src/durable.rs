@@ -883,9 +883,11 @@ mod tests {
 
     #[test]
     fn messages_round_trip_through_their_encoding() {
-        let mut properties = PublishProperties::default();
-        properties.content_type = Some(mqtt_codec::MqttString::new("text/plain").unwrap());
-        properties.message_expiry_interval = Some(60);
+        let properties = PublishProperties {
+            content_type: Some(mqtt_codec::MqttString::new("text/plain").unwrap()),
+            message_expiry_interval: Some(60),
+            ..PublishProperties::default()
+        };
         let original = Message::new(
             TopicName::parse("a/b", &TopicLimits::MQTT).unwrap(),
             Bytes::from_static(b"payload"),

@@ -124,12 +124,7 @@ impl Router {
                     if let Some((_, member)) = picked {
                         // Shared deliveries are not merged with the member's other subscriptions.
                         let ids = member.identifier.into_iter().collect();
-                        targets.push(target(
-                            member.session.clone(),
-                            member.options,
-                            message,
-                            ids,
-                        ));
+                        targets.push(target(member.session.clone(), member.options, message, ids));
                     }
                 }
             });
