@@ -739,6 +739,7 @@ mod tests {
             saved_at_ms: 0,
             subscriptions: Vec::new(),
             will: None,
+            incoming_qos2: Vec::new(),
         }
     }
 

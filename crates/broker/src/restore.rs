@@ -227,6 +227,11 @@ impl Core {
             queued,
             next_seq,
             will: will.clone(),
+            incoming_qos2: row
+                .incoming_qos2
+                .iter()
+                .filter_map(|id| PacketId::new(*id))
+                .collect(),
         };
         let Some((session, generation)) = self.sessions.restore(restored) else {
             // Two rows for one Client Identifier cannot exist (it is the key).

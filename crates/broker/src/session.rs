@@ -316,6 +316,8 @@ impl Session {
             })
             .collect();
         subscriptions.sort_by(|a, b| a.filter.cmp(&b.filter));
+        let mut incoming_qos2: Vec<u16> = state.incoming_qos2.iter().map(|id| id.get()).collect();
+        incoming_qos2.sort_unstable();
         Some(StoredSession {
             client_id: self.client_id.to_string(),
             uid: self.uid,
@@ -324,6 +326,7 @@ impl Session {
             saved_at_ms: crate::message::now_ms(),
             subscriptions,
             will,
+            incoming_qos2,
         })
     }
 }
@@ -347,6 +350,8 @@ pub struct RestoredSession {
     pub next_seq: u64,
     /// A will waiting for its delay, and when it is due (ms since the Unix epoch).
     pub will: Option<(Arc<Message>, u64)>,
+    /// QoS 2 messages received from the client, acknowledged and awaiting PUBREL.
+    pub incoming_qos2: HashSet<PacketId>,
 }
 
 /// A fresh session uid: random, so that uids from before a restart are never reused.
@@ -623,6 +628,7 @@ impl SessionRegistry {
         let generation = 1;
         let mut state = SessionState {
             subscriptions: restored.subscriptions,
+            incoming_qos2: restored.incoming_qos2,
             ..SessionState::default()
         };
         for (id, delivery, stage) in restored.inflight {

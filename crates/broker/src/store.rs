@@ -71,6 +71,10 @@ pub struct StoredSession {
     pub subscriptions: Vec<PersistedSubscription>,
     /// A will waiting for its delay.
     pub will: Option<StoredWill>,
+    /// Packet Identifiers of QoS 2 messages received from the client and acknowledged with
+    /// PUBREC, awaiting PUBREL: a resent PUBLISH with one of them is not delivered again
+    /// [MQTT-4.3.3-...], across a restart too.
+    pub incoming_qos2: Vec<u16>,
 }
 
 /// A message held for one or more persistent sessions.
@@ -351,6 +355,7 @@ mod tests {
             saved_at_ms: 1,
             subscriptions: Vec::new(),
             will: None,
+            incoming_qos2: Vec::new(),
         }
     }
 

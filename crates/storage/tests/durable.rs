@@ -75,6 +75,10 @@ fn session(client_id: &str, uid: u64, subscriptions: usize, will: bool) -> Store
             due_at_ms: u64::MAX - uid,
             expires_at_ms: (!uid.is_multiple_of(3)).then_some(uid.wrapping_add(5)),
         }),
+        // None, one, or several, up to the largest identifier.
+        incoming_qos2: (0..uid % 3)
+            .map(|i| u16::MAX - u16::try_from(i).unwrap())
+            .collect(),
     }
 }
 

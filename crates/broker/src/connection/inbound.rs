@@ -88,8 +88,14 @@ impl Connection {
         match publish.qos {
             QoS::AtLeastOnce => self.send_ack(Packet::PubAck(Ack::with_reason(id, reason)), ticket),
             QoS::ExactlyOnce => {
+                let mut ticket = ticket;
                 if !reason.is_error() {
                     self.session.state.lock().incoming_qos2.insert(id);
+                    if self.session.is_stored() {
+                        // The identifier is durable with the message: a PUBLISH resent after a
+                        // restart is recognised and not delivered twice.
+                        ticket = ticket.max(self.core.save_session(&self.session));
+                    }
                 }
                 self.send_ack(Packet::PubRec(Ack::with_reason(id, reason)), ticket);
             }
@@ -344,6 +350,9 @@ impl Connection {
             .lock()
             .incoming_qos2
             .remove(&ack.packet_id);
+        if known && self.session.is_stored() {
+            self.core.save_session(&self.session);
+        }
         // [MQTT-4.3.3-11]: PUBCOMP releases the identifier; an unknown one gets 0x92 (5.0).
         let reason = if known {
             ReasonCode::Success

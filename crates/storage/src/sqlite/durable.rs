@@ -73,7 +73,8 @@ const SCHEMA: &[&str] = &[
         subscriptions BLOB NOT NULL,
         will_packet BLOB,
         will_due_at_ms INTEGER,
-        will_expires_at_ms INTEGER
+        will_expires_at_ms INTEGER,
+        incoming_qos2 TEXT NOT NULL
     )",
     "CREATE TABLE IF NOT EXISTS mqtt_messages (
         id INTEGER PRIMARY KEY,
@@ -150,13 +151,15 @@ const SHAPES: [Shape; 10] = [
     },
     Shape {
         head: "INSERT INTO mqtt_sessions (client_id, uid, expiry_interval, online, saved_at_ms, \
-               subscriptions, will_packet, will_due_at_ms, will_expires_at_ms) VALUES ",
-        row: "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               subscriptions, will_packet, will_due_at_ms, will_expires_at_ms, incoming_qos2) \
+               VALUES ",
+        row: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         tail: " ON CONFLICT (client_id) DO UPDATE SET uid = excluded.uid, \
                expiry_interval = excluded.expiry_interval, online = excluded.online, \
                saved_at_ms = excluded.saved_at_ms, subscriptions = excluded.subscriptions, \
                will_packet = excluded.will_packet, will_due_at_ms = excluded.will_due_at_ms, \
-               will_expires_at_ms = excluded.will_expires_at_ms",
+               will_expires_at_ms = excluded.will_expires_at_ms, \
+               incoming_qos2 = excluded.incoming_qos2",
     },
     Shape {
         head: "DELETE FROM mqtt_messages WHERE id IN (",
@@ -345,6 +348,7 @@ impl SqliteDurable {
                     .bind(will.map(|w| w.packet.to_vec()))
                     .bind(will.map(|w| w.due_at_ms.cast_signed()))
                     .bind(will.and_then(|w| w.expires_at_ms).map(u64::cast_signed))
+                    .bind(encode_ids(&session.incoming_qos2))
             },
         )
         .await?;
@@ -388,7 +392,7 @@ impl SqliteDurable {
                     .bind(delivery.message_id.cast_signed())
                     .bind(i64::from(delivery.qos))
                     .bind(delivery.retain)
-                    .bind(encode_subscription_ids(&delivery.subscription_ids))
+                    .bind(encode_ids(&delivery.subscription_ids))
                     .bind(delivery.packet_id.map(i64::from))
                     .bind(delivery.stage.as_i64())
             },
@@ -440,7 +444,8 @@ impl DurableBackend for SqliteDurable {
         let mut tx = self.conn.begin().await?;
         let sessions = sqlx::query(
             "SELECT client_id, uid, expiry_interval, online, saved_at_ms, subscriptions, \
-             will_packet, will_due_at_ms, will_expires_at_ms FROM mqtt_sessions ORDER BY client_id",
+             will_packet, will_due_at_ms, will_expires_at_ms, incoming_qos2 FROM mqtt_sessions \
+             ORDER BY client_id",
         )
         .fetch_all(&mut *tx)
         .await?;
@@ -668,6 +673,7 @@ fn decode_session(row: &SqliteRow) -> Result<StoredSession, String> {
         saved_at_ms: column_u64(row, "saved_at_ms")?,
         subscriptions: decode_subscriptions(&subscriptions)?,
         will,
+        incoming_qos2: decode_ids(&column::<String>(row, "incoming_qos2")?)?,
     })
 }
 
@@ -692,7 +698,7 @@ fn decode_delivery(row: &SqliteRow) -> Result<StoredDelivery, String> {
         message_id: column_u64(row, "message_id")?,
         qos: column_int(row, "qos")?,
         retain: column::<i64>(row, "retain")? != 0,
-        subscription_ids: decode_subscription_ids(&ids)?,
+        subscription_ids: decode_ids(&ids)?,
         packet_id,
         stage: DeliveryStage::from_i64(stage).ok_or(format!("unknown stage {stage}"))?,
     })
@@ -798,8 +804,8 @@ fn decode_subscriptions(mut bytes: &[u8]) -> Result<Vec<PersistedSubscription>, 
     Ok(subscriptions)
 }
 
-/// Subscription Identifiers as comma-separated decimals.
-fn encode_subscription_ids(ids: &[u32]) -> String {
+/// Identifiers (Subscription Identifiers, Packet Identifiers) as comma-separated decimals.
+fn encode_ids<T: std::fmt::Display>(ids: &[T]) -> String {
     let mut out = String::new();
     for (i, id) in ids.iter().enumerate() {
         if i > 0 {
@@ -810,16 +816,13 @@ fn encode_subscription_ids(ids: &[u32]) -> String {
     out
 }
 
-/// Reads [`encode_subscription_ids`]' text.
-fn decode_subscription_ids(text: &str) -> Result<Vec<u32>, String> {
+/// Reads [`encode_ids`]' text.
+fn decode_ids<T: std::str::FromStr>(text: &str) -> Result<Vec<T>, String> {
     if text.is_empty() {
         return Ok(Vec::new());
     }
     text.split(',')
-        .map(|id| {
-            id.parse()
-                .map_err(|_| format!("subscription identifier {id:?}"))
-        })
+        .map(|id| id.parse().map_err(|_| format!("identifier {id:?}")))
         .collect()
 }
 
@@ -855,13 +858,10 @@ mod tests {
 
     #[test]
     fn subscription_ids_round_trip() {
-        for ids in [vec![], vec![1], vec![1, u32::MAX, 268_435_455]] {
-            assert_eq!(
-                decode_subscription_ids(&encode_subscription_ids(&ids)).unwrap(),
-                ids
-            );
+        for ids in [vec![], vec![1u32], vec![1, u32::MAX, 268_435_455]] {
+            assert_eq!(decode_ids::<u32>(&encode_ids(&ids)).unwrap(), ids);
         }
-        assert!(decode_subscription_ids("1,,2").is_err());
+        assert!(decode_ids::<u32>("1,,2").is_err());
     }
 
     /// No statement of a commit scans a table: each finds its rows by their key, so a

@@ -405,3 +405,69 @@ async fn only_what_must_survive_is_written() {
     assert!(metric(&server, "thingd_store_rows_written_total") > before);
     server.shutdown().await;
 }
+
+/// A broker database that is not one (a damaged or foreign file) stops thingd at start with an
+/// error naming the file, rather than starting empty over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_store_is_refused_at_start_with_its_name() {
+    let data_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data_dir.path().join("data")).unwrap();
+    std::fs::write(
+        mqtt_database(&data_dir),
+        b"this is not a SQLite database, but it is long enough to look like a header of one",
+    )
+    .unwrap();
+    let error = testkit::TestServer::start_in(data_dir, BrokerConfig::default())
+        .await
+        .err()
+        .expect("thingd started on a damaged store");
+    let text = format!("{error:#}");
+    assert!(text.contains("mqtt.db"), "{text}");
+}
+
+/// A QoS 2 message acknowledged with PUBREC before a restart is not delivered again when its
+/// publisher, resuming, sends it once more; its PUBREL completes normally [MQTT-4.3.3-...].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_received_qos2_publish_is_not_delivered_twice_across_a_restart() {
+    let server = start().await;
+    let mut subscriber = Client::connect(&server, Net::Tcp, V5, "q2-in-sub").await;
+    subscriber.subscribe("q2in/#", QoS::AtMostOnce).await;
+    let (mut publisher, _) =
+        Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "q2-in-pub", 600)).await;
+    let publish = publish_packet("q2in/x", b"once", QoS::ExactlyOnce, 9);
+    publisher.send(&Packet::Publish(publish.clone())).await;
+    let rec = publisher.next_packet().await;
+    assert!(
+        matches!(&rec, Packet::PubRec(ack) if ack.packet_id == pid(9) && ack.reason_code == ReasonCode::Success),
+        "{rec:?}"
+    );
+    assert_eq!(&subscriber.expect_publish().await.payload[..], b"once");
+    drop(publisher);
+    drop(subscriber);
+
+    let server = restart(server, BrokerConfig::default()).await;
+    let mut subscriber = Client::connect(&server, Net::Tcp, V5, "q2-in-sub").await;
+    subscriber.subscribe("q2in/#", QoS::AtMostOnce).await;
+    let mut publisher =
+        Client::resume(&server, Net::Tcp, persistent_connect(V5, "q2-in-pub", 600)).await;
+    let mut again = publish;
+    again.dup = true;
+    publisher.send(&Packet::Publish(again)).await;
+    let rec = publisher.next_packet().await;
+    assert!(
+        matches!(&rec, Packet::PubRec(ack) if ack.packet_id == pid(9)),
+        "{rec:?}"
+    );
+    publisher
+        .send(&Packet::PubRel(mqtt_codec::Ack::new(pid(9))))
+        .await;
+    let comp = publisher.next_packet().await;
+    assert!(
+        matches!(&comp, Packet::PubComp(ack) if ack.packet_id == pid(9) && ack.reason_code == ReasonCode::Success),
+        "{comp:?}"
+    );
+    subscriber
+        .assert_no_publish("the resent QoS 2 message was delivered again")
+        .await;
+    server.shutdown().await;
+}

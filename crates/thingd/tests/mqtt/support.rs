@@ -941,6 +941,7 @@ pub(crate) fn stored_session(
         saved_at_ms: wall_ms() - saved_ago_secs * 1000,
         subscriptions,
         will: None,
+        incoming_qos2: Vec::new(),
     }
 }
 
