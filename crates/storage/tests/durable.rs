@@ -445,6 +445,11 @@ async fn durable_a_newer_schema_is_refused() {
     let message = error.to_string();
     assert!(message.contains("schema version 2"), "{message}");
     // The file is left as it was.
+    assert_eq!(user_version(&path).await.0, 2);
+}
+
+/// The file's `user_version`, and the connection that read it.
+async fn user_version(path: &std::path::Path) -> (i64, SqliteConnection) {
     let mut raw = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
@@ -452,7 +457,7 @@ async fn durable_a_newer_schema_is_refused() {
         .fetch_one(&mut raw)
         .await
         .unwrap();
-    assert_eq!(version, 2);
+    (version, raw)
 }
 
 #[tokio::test]
@@ -462,13 +467,7 @@ async fn durable_a_new_file_records_schema_version_1() {
     drop(SqliteDurable::open(&path).await.unwrap());
     // Opening again (schema present) is fine.
     drop(SqliteDurable::open(&path).await.unwrap());
-    let mut raw = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-        .fetch_one(&mut raw)
-        .await
-        .unwrap();
+    let (version, mut raw) = user_version(&path).await;
     assert_eq!(version, 1);
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut raw)
