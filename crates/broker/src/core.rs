@@ -262,6 +262,9 @@ impl Core {
                 client_id: session.client_id().to_string(),
                 uid: session.uid(),
             });
+            // A session that goes on (resumed with an expiry of 0) and becomes persistent
+            // again is stored under a new identity: the writer refuses the ended one's.
+            session.renew_uid();
         }
     }
 

@@ -265,7 +265,17 @@ pub(crate) struct Model {
     messages: HashMap<u64, ModelMessage>,
     /// Stored messages nothing holds, deleted by the first commit.
     orphans: Vec<u64>,
+    /// Sessions ended lately (this generation and the one before), whose late `SaveSession`
+    /// (computed by a connection just before another ended the session, submitted just after)
+    /// must not bring their row back over the row of the session that replaced them.
+    ended: [std::collections::HashSet<u64>; 2],
+    /// When `ended` last moved on a generation.
+    ended_since: Option<Instant>,
 }
+
+/// How long an ended session's uid is remembered: far longer than the few instructions
+/// between a connection reading a session's row and submitting it.
+const ENDED_MEMORY: Duration = Duration::from_secs(5);
 
 /// What one batch changes before it is flattened into a [`Batch`].
 #[derive(Debug, Default)]
@@ -328,6 +338,9 @@ impl Model {
     fn apply(&mut self, op: Op, batch: &mut Batch, dirty: &mut Dirty, durable: &Durable) {
         match op {
             Op::SaveSession(session) => {
+                if self.ended.iter().any(|ended| ended.contains(&session.uid)) {
+                    return;
+                }
                 self.sessions.entry(session.uid).or_default();
                 dirty.sessions.insert(session.client_id.clone(), session);
             }
@@ -340,6 +353,7 @@ impl Model {
                     dirty.sessions.remove(&client_id);
                 }
                 batch.sessions_deleted.push((client_id, uid));
+                self.ended[0].insert(uid);
                 // The backend deletes the uid's deliveries with the row; the messages only
                 // they held go too.
                 if let Some(deliveries) = self.sessions.remove(&uid) {
@@ -474,6 +488,14 @@ impl Model {
 
     /// Turns what `dirty` gathered into rows of `batch`.
     fn flush(&mut self, dirty: &mut Dirty, batch: &mut Batch, durable: &Durable) {
+        let now = Instant::now();
+        let since = *self.ended_since.get_or_insert(now);
+        if now.duration_since(since) >= ENDED_MEMORY {
+            // The older generation is forgotten; this one becomes the older.
+            self.ended.swap(0, 1);
+            self.ended[0].clear();
+            self.ended_since = Some(now);
+        }
         batch
             .sessions_written
             .extend(dirty.sessions.drain().map(|(_, s)| s));
@@ -853,6 +875,28 @@ mod tests {
         assert_eq!(ended.sessions_deleted, [("c1".to_owned(), 1)]);
         assert!(ended.messages_inserted.is_empty());
         assert!(ended.deliveries_inserted.is_empty());
+    }
+
+    #[test]
+    fn a_late_save_of_an_ended_session_does_not_replace_its_successor() {
+        let durable = durable();
+        let mut model = Model::default();
+        let mut successor = session(2);
+        successor.client_id = "c1".into();
+        let ops = vec![
+            Op::SaveSession(session(1)),
+            Op::EndSession {
+                client_id: "c1".into(),
+                uid: 1,
+            },
+            Op::SaveSession(successor.clone()),
+        ];
+        batch(&mut model, &durable, ops);
+        // The replaced session's connection saves it once more, late.
+        let late = batch(&mut model, &durable, vec![Op::SaveSession(session(1))]);
+        assert!(late.is_empty(), "{late:?}");
+        let refused = batch(&mut model, &durable, vec![enqueue(10, &[1], 1)]);
+        assert!(refused.is_empty(), "{refused:?}");
     }
 
     #[test]

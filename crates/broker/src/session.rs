@@ -230,8 +230,9 @@ struct Link {
 pub struct Session {
     key: SessionKey,
     client_id: Arc<str>,
-    /// The session's identity in the durable store, unique across restarts.
-    uid: u64,
+    /// The session's identity in the durable store, unique across restarts; renewed when the
+    /// session leaves the store while it goes on (see [`Session::renew_uid`]).
+    uid: AtomicU64,
     /// The next place in the session's stored queue.
     next_seq: AtomicU64,
     /// Whether the durable store holds the session (it is persistent and durability is on).
@@ -256,7 +257,14 @@ impl Session {
 
     /// The session's identity in the durable store.
     pub fn uid(&self) -> u64 {
-        self.uid
+        self.uid.load(Ordering::Acquire)
+    }
+
+    /// Gives the session a new identity in the durable store, when it leaves the store but
+    /// goes on (resumed with an expiry of 0): should it become persistent again, its rows are
+    /// a new session's, not the ended one's.
+    pub fn renew_uid(&self) {
+        self.uid.store(new_uid(), Ordering::Release);
     }
 
     /// Whether the durable store holds the session: its QoS 1 and 2 deliveries are stored.
@@ -320,7 +328,7 @@ impl Session {
         incoming_qos2.sort_unstable();
         Some(StoredSession {
             client_id: self.client_id.to_string(),
-            uid: self.uid,
+            uid: self.uid(),
             expiry_interval,
             online,
             saved_at_ms: crate::message::now_ms(),
@@ -490,7 +498,7 @@ impl SessionRegistry {
         let session = Arc::new(Session {
             key,
             client_id: client_id.clone(),
-            uid: new_uid(),
+            uid: AtomicU64::new(new_uid()),
             next_seq: AtomicU64::new(1),
             stored: AtomicBool::new(false),
             mailbox: Mailbox::new(self.max_messages, self.max_bytes, self.overflow),
@@ -643,7 +651,7 @@ impl SessionRegistry {
         let session = Arc::new(Session {
             key,
             client_id: client_id.clone(),
-            uid: restored.uid,
+            uid: AtomicU64::new(restored.uid),
             next_seq: AtomicU64::new(restored.next_seq),
             stored: AtomicBool::new(true),
             mailbox,

@@ -471,3 +471,32 @@ async fn a_received_qos2_publish_is_not_delivered_twice_across_a_restart() {
         .await;
     server.shutdown().await;
 }
+
+/// A session resumed with an expiry of 0 leaves the store; made persistent again by its next
+/// connection, it is stored anew, and its queue survives a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_stops_and_starts_being_persistent_is_stored_again() {
+    let server = start().await;
+    offline_subscriber(&server, V5, Net::Tcp, "flip", "flip/#", QoS::AtLeastOnce).await;
+    // Resumed with an expiry of 0: it will end with this connection, so it leaves the store.
+    let mut brief = persistent_connect(V5, "flip", 600);
+    brief.properties.session_expiry_interval = Some(0);
+    let mut client = Client::resume(&server, Net::Tcp, brief).await;
+    // Made persistent again before the connection ends, by DISCONNECT... which 5.0 forbids
+    // after 0 [MQTT-3.14.2-2]; so by a takeover that resumes it with an expiry again.
+    client.settle().await;
+    let (client2, connack) =
+        Client::connect_ok(&server, Net::Tcp, persistent_connect(V5, "flip", 600)).await;
+    assert!(connack.session_present);
+    drop(client);
+    client2.disconnect().await;
+    let mut publisher = Client::connect(&server, Net::Tcp, V5, "flip-pub").await;
+    publisher.publish1_ok("flip/x", b"kept").await;
+    drop(publisher);
+    let server = restart(server, BrokerConfig::default()).await;
+    let mut subscriber =
+        Client::resume(&server, Net::Tcp, persistent_connect(V5, "flip", 600)).await;
+    let publish = subscriber.expect_publish().await;
+    assert_eq!(&publish.payload[..], b"kept");
+    server.shutdown().await;
+}
