@@ -116,15 +116,28 @@ impl Core {
         let outcome = if found.hook_only {
             RouteOutcome::default()
         } else {
+            if self.refuses(&message) {
+                return (
+                    RouteOutcome {
+                        refused: true,
+                        ..RouteOutcome::default()
+                    },
+                    None,
+                );
+            }
+            // [MQTT-3.3.1-5]: retained before it is routed, so that a SUBSCRIBE racing with
+            // this publish finds it live or retained.
+            let mut ticket = None;
+            if message.retain {
+                let (stored, retain_ticket) = self.retain(&message);
+                retained = Some(stored);
+                ticket = retain_ticket;
+            }
             let mut scratch = RouteScratch::default();
             let mut outcome = self
                 .router
                 .route(&message, &mut scratch, self.durable.as_deref());
-            if message.retain {
-                let (stored, ticket) = self.retain(&message);
-                retained = Some(stored);
-                outcome.ticket = outcome.ticket.max(ticket);
-            }
+            outcome.ticket = outcome.ticket.max(ticket);
             outcome
         };
         hooks.call(&message, origin);
@@ -149,6 +162,21 @@ impl Core {
                 topic: message.topic.as_str().to_owned(),
                 message: kept,
             }))
+        })
+    }
+
+    /// Whether the durable store is full, refuses, and `message` would need storing: checked
+    /// before a publish changes anything (retained store included). Routing checks again, so a
+    /// store that fills in between still refuses (after the retained store took the message).
+    pub(crate) fn refuses(&self, message: &Message) -> bool {
+        self.durable.as_ref().is_some_and(|durable| {
+            let refused = durable.store_full == crate::durable::StoreFull::Refuse
+                && durable.is_full()
+                && self.router.would_store(message);
+            if refused {
+                Metrics::inc(&durable.metrics.refused);
+            }
+            refused
         })
     }
 
@@ -243,8 +271,11 @@ impl Core {
         let durable = self.durable.as_ref()?;
         match session.persisted(crate::durable::encode_message) {
             Some(row) => {
+                let ticket = durable.submit(Op::SaveSession(row));
+                // Marked after the row is submitted: a publisher that sees the session stored
+                // submits its deliveries behind the row.
                 session.set_stored(true);
-                Some(durable.submit(Op::SaveSession(row)))
+                Some(ticket)
             }
             None => {
                 self.unstore_session(session);
@@ -282,11 +313,12 @@ impl Core {
                 _ = tokio::time::sleep(std::time::Duration::from_secs(u64::from(seconds))) => {
                     if let Some(will) = core.sessions.expire(&session, generation) {
                         Metrics::inc(&core.metrics.sessions_expired_total);
-                        core.forget_session(&session);
-                        // [MQTT-3.1.2-8]: a will still waiting is published when the session ends.
+                        // [MQTT-3.1.2-8]: a will still waiting is published when the session
+                        // ends; before its row goes, so the store never holds neither.
                         if let Some(will) = will {
                             core.publish_will(will, &session_origin(&session));
                         }
+                        core.forget_session(&session);
                     }
                 }
                 _ = core.shutdown.cancelled() => {}

@@ -152,6 +152,12 @@ impl Durable {
         ticket
     }
 
+    /// The ticket of the last change submitted: once committed, everything submitted before
+    /// now is.
+    pub(crate) fn last_ticket(&self) -> u64 {
+        self.pending.lock().last_ticket
+    }
+
     /// A receiver of the last committed ticket.
     pub(crate) fn committed(&self) -> watch::Receiver<u64> {
         self.committed.subscribe()
@@ -265,6 +271,8 @@ pub(crate) struct Model {
     messages: HashMap<u64, ModelMessage>,
     /// Stored messages nothing holds, deleted by the first commit.
     orphans: Vec<u64>,
+    /// Stored deliveries whose message is missing, deleted by the first commit.
+    orphan_deliveries: Vec<(u64, u64)>,
     /// Sessions ended lately (this generation and the one before), whose late `SaveSession`
     /// (computed by a connection just before another ended the session, submitted just after)
     /// must not bring their row back over the row of the session that replaced them.
@@ -306,19 +314,23 @@ impl Model {
         }
         for delivery in &snapshot.deliveries {
             let Some(deliveries) = model.sessions.get_mut(&delivery.uid) else {
+                // The restore ends the uid, which deletes its rows.
                 continue;
             };
-            if let Some(message) = model.messages.get_mut(&delivery.message_id) {
-                message.holders += 1;
-                deliveries.insert(
-                    delivery.seq,
-                    ModelDelivery {
-                        row: delivery.clone(),
-                        on_disk: true,
-                        dirty: false,
-                    },
-                );
-            }
+            let Some(message) = model.messages.get_mut(&delivery.message_id) else {
+                // Its message is gone (a hand-edited file): the row can never be delivered.
+                model.orphan_deliveries.push((delivery.uid, delivery.seq));
+                continue;
+            };
+            message.holders += 1;
+            deliveries.insert(
+                delivery.seq,
+                ModelDelivery {
+                    row: delivery.clone(),
+                    on_disk: true,
+                    dirty: false,
+                },
+            );
         }
         // Messages no delivery holds (left by a version that crashed between its writes, or
         // by a hand-edited file) go with the first commit.
@@ -606,6 +618,9 @@ async fn write_loop(durable: Arc<Durable>, mut backend: Box<dyn DurableBackend>,
     let mut dirty = Dirty::default();
     let mut ops = Vec::new();
     batch.messages_deleted.append(&mut model.orphans);
+    batch
+        .deliveries_deleted
+        .append(&mut model.orphan_deliveries);
     loop {
         let notified = durable.wake.notified();
         let ticket = {
@@ -624,8 +639,9 @@ async fn write_loop(durable: Arc<Durable>, mut backend: Box<dyn DurableBackend>,
             model.apply(op, &mut batch, &mut dirty, &durable);
         }
         model.flush(&mut dirty, &mut batch, &durable);
-        if !batch.is_empty() {
-            commit(&mut backend, &batch, &durable).await;
+        if !batch.is_empty() && !commit(&mut backend, &batch, &durable).await {
+            // Given up at shutdown: nothing waiting on these changes is acknowledged.
+            return;
         }
         let (messages, deliveries) = model.counts();
         durable.metrics.messages.store(messages, Ordering::Relaxed);
@@ -640,7 +656,8 @@ async fn write_loop(durable: Arc<Durable>, mut backend: Box<dyn DurableBackend>,
 
 /// Commits `batch`, retrying until it is durable: nothing waiting on it may be acknowledged
 /// before then, so a failing disk stalls acknowledgements rather than losing messages.
-async fn commit(backend: &mut Box<dyn DurableBackend>, batch: &Batch, durable: &Durable) {
+/// `false` when it gave up, at shutdown.
+async fn commit(backend: &mut Box<dyn DurableBackend>, batch: &Batch, durable: &Durable) -> bool {
     let mut backoff = Duration::from_millis(50);
     loop {
         let started = Instant::now();
@@ -653,13 +670,13 @@ async fn commit(backend: &mut Box<dyn DurableBackend>, batch: &Batch, durable: &
                     u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
                     Ordering::Relaxed,
                 );
-                return;
+                return true;
             }
             Err(err) => {
                 durable.metrics.errors.fetch_add(1, Ordering::Relaxed);
                 if durable.closing.load(Ordering::Acquire) && backoff >= Duration::from_secs(2) {
                     error!(message = "Giving up on the durable store at shutdown: the last changes are not stored.", error = %err, rows = batch.rows());
-                    return;
+                    return false;
                 }
                 warn!(message = "The durable store could not commit; retrying.", error = %err, rows = batch.rows());
                 tokio::time::sleep(backoff).await;

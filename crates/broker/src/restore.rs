@@ -135,9 +135,9 @@ impl Core {
         let left = u64::from(row.expiry_interval).saturating_sub(elapsed_secs);
         if left == 0 {
             counts.expired += 1;
-            end(self);
             if let Some((will, _)) = will {
-                // [MQTT-3.1.2-8]: a will still waiting is published when the session ends.
+                // [MQTT-3.1.2-8]: a will still waiting is published when the session ends;
+                // before its row goes.
                 self.publish_will(
                     will,
                     &crate::hooks::PublishOrigin {
@@ -146,6 +146,7 @@ impl Core {
                     },
                 );
             }
+            end(self);
             return;
         }
         let mut subscriptions = HashMap::new();

@@ -90,6 +90,31 @@ impl Router {
         self.index.len()
     }
 
+    /// Whether routing `message` would store a delivery: a QoS 1 or 2 subscription of a
+    /// stored (persistent) session matches it (any member of a shared group counts).
+    pub(crate) fn would_store(&self, message: &Message) -> bool {
+        if message.qos == QoS::AtMostOnce {
+            return false;
+        }
+        let mut found = false;
+        self.index
+            .for_each_match(&message.topic, |matched| match matched {
+                Match::Plain { key, value, .. } => {
+                    found |= value.options.qos != QoS::AtMostOnce
+                        && value.session.is_stored()
+                        && !(value.options.no_local && message.origin == Some(*key));
+                }
+                Match::Shared(group) => {
+                    found |= group
+                        .pick(|_, member| {
+                            member.options.qos != QoS::AtMostOnce && member.session.is_stored()
+                        })
+                        .is_some();
+                }
+            });
+        found
+    }
+
     /// Routes one message: one delivery per matching session (overlapping subscriptions of a
     /// session merged, one member per shared group). With a durable store, QoS 1 and 2
     /// deliveries to persistent sessions are submitted to it before any is queued (so the

@@ -141,7 +141,10 @@ impl Connection {
                 // [MQTT-4.3.3-...]: a re-sent QoS 2 PUBLISH whose PUBREL has not arrived is
                 // acknowledged again but not delivered twice.
                 drop(state);
-                self.send_ack(Packet::PubRec(Ack::new(id)), None);
+                // The first PUBREC may still wait for the store (on a connection that is gone);
+                // this one waits for everything submitted so far, which covers it.
+                let ticket = self.core.durable.as_ref().map(|d| d.last_ticket());
+                self.send_ack(Packet::PubRec(Ack::new(id)), ticket);
                 return Ok(());
             }
             if state.incoming_qos2.len() >= receive_maximum {
@@ -186,6 +189,16 @@ impl Connection {
             // Basic Ingest: for the hooks alone, neither retained nor routed.
             RouteOutcome::default()
         } else {
+            if self.core.refuses(&message) {
+                self.hooks.clear();
+                return self.refuse_store_full(&publish);
+            }
+            let mut ticket = None;
+            if message.retain {
+                // [MQTT-3.3.1-5]: store (or, empty, clear [MQTT-3.3.1-6]) before forwarding, so
+                // that a SUBSCRIBE racing with this publish finds it live or retained.
+                ticket = self.core.retain(&message).1;
+            }
             let mut outcome =
                 self.core
                     .router
@@ -194,13 +207,7 @@ impl Connection {
                 self.hooks.clear();
                 return self.refuse_store_full(&publish);
             }
-            if message.retain {
-                // [MQTT-3.3.1-5]: store (or, empty, clear [MQTT-3.3.1-6]); the retained store
-                // is consulted only by later SUBSCRIBE packets, which this connection's
-                // routing step does not race with.
-                let (_, ticket) = self.core.retain(&message);
-                outcome.ticket = outcome.ticket.max(ticket);
-            }
+            outcome.ticket = outcome.ticket.max(ticket);
             outcome
         };
         self.publish_ticket = outcome.ticket;
@@ -319,14 +326,18 @@ impl Connection {
                 }
                 entry.stage = InflightStage::AwaitingPubComp;
                 drop(state);
+                let mut ticket = None;
                 if let Some(seq) = stored {
                     self.progress.push(DeliveryChange::Released {
                         uid: self.session.uid(),
                         seq,
                         packet_id: ack.packet_id.get(),
                     });
+                    // PUBREL once that is stored: after a restart the flow resumes with PUBREL,
+                    // not with the PUBLISH again [MQTT-4.4.0-1].
+                    ticket = self.submit_progress();
                 }
-                self.send(Packet::PubRel(Ack::new(ack.packet_id)));
+                self.send_ack(Packet::PubRel(Ack::new(ack.packet_id)), ticket);
             }
             Some(entry) if entry.stage == InflightStage::AwaitingPubComp => {
                 // A duplicate PUBREC: PUBREL again.
@@ -350,16 +361,23 @@ impl Connection {
             .lock()
             .incoming_qos2
             .remove(&ack.packet_id);
-        if known && self.session.is_stored() {
-            self.core.save_session(&self.session);
-        }
+        // The identifier is free once that is stored: PUBCOMP waits for it, or a restart could
+        // take the client's next QoS 2 PUBLISH under this identifier for a duplicate.
+        let ticket = if known && self.session.is_stored() {
+            self.core.save_session(&self.session)
+        } else {
+            None
+        };
         // [MQTT-4.3.3-11]: PUBCOMP releases the identifier; an unknown one gets 0x92 (5.0).
         let reason = if known {
             ReasonCode::Success
         } else {
             ReasonCode::PacketIdentifierNotFound
         };
-        self.send(Packet::PubComp(Ack::with_reason(ack.packet_id, reason)));
+        self.send_ack(
+            Packet::PubComp(Ack::with_reason(ack.packet_id, reason)),
+            ticket,
+        );
     }
 
     fn on_subscribe(&mut self, subscribe: Subscribe) -> Result<(), Close> {

@@ -350,17 +350,18 @@ async fn accept(
         id,
         control.clone(),
     );
+    if let Some(will) = attached.ended_will {
+        // The will of a session that waited for its delay is published on behalf of the
+        // session's earlier connection, which only its client id describes now; before that
+        // session's row (which holds the will) leaves the store.
+        core.publish_will(will, &session_origin(&attached.session));
+    }
     if let Some(ended) = &attached.ended {
         core.forget_session(ended);
     }
     // Before any subscription can route to it: a persistent session is stored (online) from
     // its CONNECT, and one resumed with an expiry of 0 leaves the store.
     core.save_session(&attached.session);
-    if let Some(will) = attached.ended_will {
-        // The will of a session that waited for its delay is published on behalf of the
-        // session's earlier connection, which only its client id describes now.
-        core.publish_will(will, &session_origin(&attached.session));
-    }
 
     let client = ClientLimits {
         receive_maximum: connect
@@ -474,6 +475,7 @@ async fn accept(
         hooks: HookScratch::default(),
         received_at_ms: now_ms(),
         pending_acks: VecDeque::new(),
+        held: BytesMut::new(),
         pending_subacks: 0,
         publish_ticket: None,
         progress: Vec::new(),
@@ -576,7 +578,10 @@ pub(crate) struct Connection {
     received_at_ms: u64,
     /// Acknowledgements (PUBACK, PUBREC) waiting for the durable store to commit the ticket
     /// they carry, in the order their PUBLISH packets arrived [MQTT-4.6.0-2].
-    pending_acks: VecDeque<(u64, Packet)>,
+    pending_acks: VecDeque<(u64, Held)>,
+    /// Stored QoS 2 deliveries encoded by the last drain, held until their identifiers are
+    /// stored (see [`outbound::Encoder::held`]).
+    held: BytesMut,
     /// How many of `pending_acks` are SUBACKs: deliveries wait for them, so that retained
     /// messages a SUBSCRIBE brings follow its SUBACK.
     pending_subacks: usize,
@@ -585,6 +590,15 @@ pub(crate) struct Connection {
     /// Progress of this session's stored deliveries (sent, acknowledged, dropped), submitted
     /// to the durable store once per read or drain.
     progress: Vec<DeliveryChange>,
+}
+
+/// What a connection holds back until the durable store commits a ticket.
+#[derive(Debug)]
+enum Held {
+    /// An acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK).
+    Packet(Box<Packet>),
+    /// Encoded QoS 2 PUBLISH packets.
+    Encoded(bytes::Bytes),
 }
 
 /// Counts not yet added to [`Metrics`].
@@ -798,8 +812,12 @@ impl Connection {
         match ticket {
             None if self.pending_acks.is_empty() => self.send(packet),
             // Behind the ones waiting: released as soon as they are.
-            None => self.pending_acks.push_back((0, packet)),
-            Some(ticket) => self.pending_acks.push_back((ticket, packet)),
+            None => self
+                .pending_acks
+                .push_back((0, Held::Packet(Box::new(packet)))),
+            Some(ticket) => self
+                .pending_acks
+                .push_back((ticket, Held::Packet(Box::new(packet)))),
         }
     }
 
@@ -808,25 +826,31 @@ impl Connection {
         while let Some((ticket, _)) = self.pending_acks.front()
             && *ticket <= committed
         {
-            if let Some((_, packet)) = self.pending_acks.pop_front() {
-                if matches!(packet, Packet::SubAck(_)) {
-                    self.pending_subacks -= 1;
-                    self.mailbox_ready = true;
+            match self.pending_acks.pop_front() {
+                Some((_, Held::Packet(packet))) => {
+                    if matches!(*packet, Packet::SubAck(_)) {
+                        self.pending_subacks -= 1;
+                        self.mailbox_ready = true;
+                    }
+                    self.send(*packet);
                 }
-                self.send(packet);
+                Some((_, Held::Encoded(bytes))) => self.wbuf.extend_from_slice(&bytes),
+                None => {}
             }
         }
     }
 
-    /// Submits the progress of stored deliveries gathered since the last call.
-    fn submit_progress(&mut self) {
+    /// Submits the progress of stored deliveries gathered since the last call; returns the
+    /// ticket that covers it.
+    pub(super) fn submit_progress(&mut self) -> Option<u64> {
         if self.progress.is_empty() {
-            return;
+            return None;
         }
         if let Some(durable) = &self.core.durable {
-            durable.submit(Op::Deliveries(std::mem::take(&mut self.progress)));
+            Some(durable.submit(Op::Deliveries(std::mem::take(&mut self.progress))))
         } else {
             self.progress.clear();
+            None
         }
     }
 
@@ -936,12 +960,28 @@ impl Connection {
             sent: &mut self.counts.publish_sent,
             uid: self.session.uid(),
             progress: &mut self.progress,
+            held: self.core.durable.is_some().then_some(&mut self.held),
         }
     }
 
     /// Moves deliveries from the mailbox into the write buffer, as far as the client's
-    /// inflight window and the write buffer allow.
+    /// inflight window and the write buffer allow; stored QoS 2 deliveries wait (in
+    /// `pending_acks`) until their identifiers are stored.
     fn pump(&mut self) {
+        self.pump_batches();
+        if !self.held.is_empty() {
+            let encoded = self.held.split().freeze();
+            match self.submit_progress() {
+                Some(ticket) => self
+                    .pending_acks
+                    .push_back((ticket, Held::Encoded(encoded))),
+                // Held only with a durable store, which every held delivery reported to.
+                None => self.wbuf.extend_from_slice(&encoded),
+            }
+        }
+    }
+
+    fn pump_batches(&mut self) {
         let window = usize::from(
             self.client
                 .receive_maximum

@@ -96,6 +96,11 @@ pub(crate) struct Encoder<'a> {
     pub(crate) uid: u64,
     /// Progress of stored deliveries (sent, dropped), submitted to the store once per batch.
     pub(crate) progress: &'a mut Vec<DeliveryChange>,
+    /// Where stored QoS 2 deliveries are encoded, with a durable store: they are written only
+    /// once their Packet Identifier is stored (the connection holds them until then), so that
+    /// after a restart the server neither sends them again as new nor gives their identifier,
+    /// which the client may hold awaiting PUBREL, to another message [MQTT-4.3.3-...].
+    pub(crate) held: Option<&'a mut BytesMut>,
 }
 
 impl Encoder<'_> {
@@ -147,9 +152,13 @@ impl Encoder<'_> {
             }
             _ => &message.properties,
         };
+        let hold =
+            delivery.qos == QoS::ExactlyOnce && delivery.durable.is_some() && self.held.is_some();
         let alias = match self.version {
-            ProtocolVersion::V5 => self.aliases.lookup(message.topic.as_str()),
-            ProtocolVersion::V311 => AliasUse::None,
+            // A held packet goes out after packets written meanwhile: it may neither set an
+            // alias they would use nor rely on one.
+            ProtocolVersion::V5 if !hold => self.aliases.lookup(message.topic.as_str()),
+            _ => AliasUse::None,
         };
         let mut outgoing = OutgoingPublish {
             dup: false,
@@ -194,7 +203,11 @@ impl Encoder<'_> {
                 return Sent::Dropped;
             };
             outgoing.packet_id = Some(id);
-            if outgoing.encode(self.version, self.wbuf).is_err() {
+            let buffer = match (hold, self.held.as_deref_mut()) {
+                (true, Some(held)) => held,
+                _ => &mut *self.wbuf,
+            };
+            if outgoing.encode(self.version, buffer).is_err() {
                 return Sent::Dropped;
             }
             state.track(id, delivery);
