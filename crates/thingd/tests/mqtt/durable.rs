@@ -417,10 +417,9 @@ async fn a_damaged_store_is_refused_at_start_with_its_name() {
         b"this is not a SQLite database, but it is long enough to look like a header of one",
     )
     .unwrap();
-    let error = testkit::TestServer::start_in(data_dir, BrokerConfig::default())
-        .await
-        .err()
-        .expect("thingd started on a damaged store");
+    let Err(error) = testkit::TestServer::start_in(data_dir, BrokerConfig::default()).await else {
+        panic!("thingd started on a damaged store");
+    };
     let text = format!("{error:#}");
     assert!(text.contains("mqtt.db"), "{text}");
 }
