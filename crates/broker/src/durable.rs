@@ -119,6 +119,9 @@ pub(crate) struct Durable {
     max_stored_bytes: u64,
     pub(crate) store_full: StoreFull,
     closing: AtomicBool,
+    /// Changes submitted and not yet taken by the writer, to hold publishers back while the
+    /// disk stalls (see [`Durable::is_backlogged`]).
+    backlog: std::sync::atomic::AtomicUsize,
     pub(crate) metrics: StoreMetrics,
 }
 
@@ -134,6 +137,7 @@ impl Durable {
             max_stored_bytes,
             store_full,
             closing: AtomicBool::new(false),
+            backlog: std::sync::atomic::AtomicUsize::new(0),
             metrics: StoreMetrics::default(),
         }
     }
@@ -144,6 +148,7 @@ impl Durable {
         let first = pending.ops.is_empty();
         pending.ops.push(op);
         pending.last_ticket += 1;
+        self.backlog.store(pending.ops.len(), Ordering::Relaxed);
         let ticket = pending.last_ticket;
         drop(pending);
         if first {
@@ -166,6 +171,13 @@ impl Durable {
     /// A fresh message id.
     pub(crate) fn message_id(&self) -> u64 {
         self.next_message_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether more changes wait for the writer than a healthy store ever lets gather (it takes
+    /// them all at every commit): the disk stalls, and connections stop reading until it
+    /// catches up, so that the changes waiting stay bounded.
+    pub(crate) fn is_backlogged(&self) -> bool {
+        self.backlog.load(Ordering::Relaxed) >= MAX_BACKLOG
     }
 
     /// Whether the store holds its configured maximum.
@@ -280,6 +292,9 @@ pub(crate) struct Model {
     /// When `ended` last moved on a generation.
     ended_since: Option<Instant>,
 }
+
+/// The most changes that wait for the writer before connections stop reading.
+const MAX_BACKLOG: usize = 100_000;
 
 /// How long an ended session's uid is remembered: far longer than the few instructions
 /// between a connection reading a session's row and submitting it.
@@ -626,6 +641,7 @@ async fn write_loop(durable: Arc<Durable>, mut backend: Box<dyn DurableBackend>,
         let ticket = {
             let mut pending = durable.pending.lock();
             std::mem::swap(&mut pending.ops, &mut ops);
+            durable.backlog.store(0, Ordering::Relaxed);
             pending.last_ticket
         };
         if ops.is_empty() && batch.is_empty() {
@@ -914,6 +930,18 @@ mod tests {
         assert!(late.is_empty(), "{late:?}");
         let refused = batch(&mut model, &durable, vec![enqueue(10, &[1], 1)]);
         assert!(refused.is_empty(), "{refused:?}");
+    }
+
+    #[test]
+    fn a_writer_that_falls_behind_reports_a_backlog() {
+        let durable = durable();
+        for _ in 1..MAX_BACKLOG {
+            durable.submit(Op::Deliveries(Vec::new()));
+        }
+        assert!(!durable.is_backlogged());
+        let ticket = durable.submit(Op::Deliveries(Vec::new()));
+        assert!(durable.is_backlogged());
+        assert_eq!(durable.last_ticket(), ticket);
     }
 
     #[test]

@@ -700,12 +700,18 @@ impl Connection {
                 self.note_congestion();
                 continue;
             }
-            // Back-pressure: no reading while the write buffer is full or while a subscriber this
-            // connection publishes to has not drained.
+            // Back-pressure: no reading while the write buffer is full, while a subscriber this
+            // connection publishes to has not drained, or while the durable store falls behind
+            // (woken by its next commit).
+            let backlogged = core
+                .durable
+                .as_ref()
+                .is_some_and(|durable| durable.is_backlogged());
             let can_read = self.wbuf.len() < max_write_buffer
                 && self.congested.is_empty()
                 && !self.input_pending
-                && self.pending_acks.len() < max_pending_acks;
+                && self.pending_acks.len() < max_pending_acks
+                && !backlogged;
             let congestion_deadline = self
                 .congestion_deadline
                 .unwrap_or_else(tokio::time::Instant::now);
@@ -751,7 +757,7 @@ impl Connection {
                 _ = session.mailbox.notified(), if !self.mailbox_ready => {
                     self.mailbox_ready = true;
                 }
-                changed = committed_changed(&mut committed), if !self.pending_acks.is_empty() => {
+                changed = committed_changed(&mut committed), if !self.pending_acks.is_empty() || backlogged => {
                     if changed.is_err() {
                         // The writer stopped (shutdown): nothing more will be committed.
                         break Close::Server(ReasonCode::ServerShuttingDown);
