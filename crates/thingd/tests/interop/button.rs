@@ -29,6 +29,30 @@ fn options(server: &TestServer, button: &ClientCert, click: ClickType) -> Button
 }
 
 /// The button's policy: connect as its serial, publish to its topic.
+/// Runs the real `thingd button` against `server` with `button`'s certificate files, the
+/// serial [`SERIAL`] and `extra` arguments.
+async fn run_button(
+    server: &TestServer,
+    button: &ClientCert,
+    extra: &[&str],
+) -> crate::support::Finished {
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "button".into(),
+        "--endpoint".into(),
+        format!("localhost:{}", server.mqtt_tls.port()).into(),
+        "--cert".into(),
+        button.cert_path().into_os_string(),
+        "--key".into(),
+        button.key_path().into_os_string(),
+        "--ca".into(),
+        button.ca_path().into_os_string(),
+        "--serial".into(),
+        SERIAL.into(),
+    ];
+    args.extend(extra.iter().map(Into::into));
+    run(THINGD, args, None).await
+}
+
 async fn button_with_policy(server: &TestServer, actions: &[&str]) -> ClientCert {
     let button = server.issue_client_without_policy(SERIAL).await.unwrap();
     let document = serde_json::json!({"Version": "2012-10-17", "Statement": [{
@@ -63,26 +87,10 @@ async fn a_click_reaches_a_subscriber() {
     );
 
     // The real binary, with every flag.
-    let finished = run(
-        THINGD,
-        [
-            "button".into(),
-            "--endpoint".into(),
-            format!("localhost:{}", server.mqtt_tls.port()).into(),
-            "--cert".into(),
-            button.cert_path().into_os_string(),
-            "--key".into(),
-            button.key_path().into_os_string(),
-            "--ca".into(),
-            button.ca_path().into_os_string(),
-            "--serial".into(),
-            SERIAL.into(),
-            "--click".into(),
-            "long".into(),
-            "--battery-mv".into(),
-            "1490".into(),
-        ],
-        None,
+    let finished = run_button(
+        &server,
+        &button,
+        &["--click", "long", "--battery-mv", "1490"],
     )
     .await;
     finished.assert_success("thingd button");
@@ -121,24 +129,7 @@ async fn a_refused_button_says_why_and_fails() {
     assert!(error.contains("refused the connection"), "{error}");
 
     // The binary exits non-zero with the message.
-    let finished = run(
-        THINGD,
-        [
-            "button".into(),
-            "--endpoint".into(),
-            format!("localhost:{}", server.mqtt_tls.port()).into(),
-            "--cert".into(),
-            bare.cert_path().into_os_string(),
-            "--key".into(),
-            bare.key_path().into_os_string(),
-            "--ca".into(),
-            bare.ca_path().into_os_string(),
-            "--serial".into(),
-            SERIAL.into(),
-        ],
-        None,
-    )
-    .await;
+    let finished = run_button(&server, &bare, &[]).await;
     assert!(!finished.status.success(), "{finished:?}");
     assert!(
         finished.stderr.contains("refused the connection"),

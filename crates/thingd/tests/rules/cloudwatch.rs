@@ -30,12 +30,7 @@ async fn values_become_prometheus_series() {
     let mut device = Mqtt::connect(&server, "cw-device").await;
     device.publish("cw/kitchen", r#"{"temp": 21.5}"#).await;
     device.publish("cw/kitchen", r#"{"temp": 23}"#).await;
-    metric_reaches(
-        &server,
-        "thingd_rules_action_succeeded_total{action=\"cloudwatchMetric\"}",
-        4.0,
-    )
-    .await;
+    actions_succeeded(&server, "cloudwatchMetric", 4.0).await;
     let family = "thingd_rules_metric_Home_Sensors_temp_kitchen";
     assert_eq!(
         metric(&server, &format!("{family}{{unit=\"None\"}}")).await,
@@ -77,8 +72,7 @@ async fn values_that_are_not_numbers_and_series_past_the_bound_fail() {
         }),
     )
     .await;
-    let mut subscriber = Mqtt::connect(&server, "cw-errors").await;
-    subscriber.subscribe("errors/#").await;
+    let mut subscriber = Mqtt::errors_watcher(&server, "cw-errors").await;
     let mut device = Mqtt::connect(&server, "cw-bad").await;
     device.publish("cw/bad", r#"{"n": 1, "v": "high"}"#).await;
     let (_, body) = subscriber.next_json().await;
@@ -99,12 +93,7 @@ async fn values_that_are_not_numbers_and_series_past_the_bound_fail() {
     );
 
     device.publish("cw/bad", r#"{"n": 1, "v": 5}"#).await;
-    metric_reaches(
-        &server,
-        "thingd_rules_action_succeeded_total{action=\"cloudwatchMetric\"}",
-        1.0,
-    )
-    .await;
+    actions_succeeded(&server, "cloudwatchMetric", 1.0).await;
     device.publish("cw/bad", r#"{"n": 2, "v": 5}"#).await;
     let (_, body) = subscriber.next_json().await;
     let failures = body["failures"].as_array().unwrap();

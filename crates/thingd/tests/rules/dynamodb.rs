@@ -49,12 +49,7 @@ async fn results_become_rows_of_a_sqlite_table_that_grows_columns() {
     device
         .publish("db/d1/reading", r#"{"temp": 22, "extra": "new column"}"#)
         .await;
-    metric_reaches(
-        &server,
-        "thingd_rules_action_succeeded_total{action=\"dynamoDBv2\"}",
-        2.0,
-    )
-    .await;
+    actions_succeeded(&server, "dynamoDBv2", 2.0).await;
 
     let pool = sqlite(&server).await;
     let columns: Vec<(String, String)> =
@@ -109,8 +104,7 @@ async fn results_that_are_not_rows_fail_into_the_error_action() {
         }),
     )
     .await;
-    let mut subscriber = Mqtt::connect(&server, "db-errors").await;
-    subscriber.subscribe("errors/#").await;
+    let mut subscriber = Mqtt::errors_watcher(&server, "db-errors").await;
     let mut device = Mqtt::connect(&server, "db-bad").await;
     device.publish("db/value", r#"{"temp": 3}"#).await;
     let (_, body) = subscriber.next_json().await;
@@ -150,16 +144,10 @@ async fn a_locked_sqlite_database_overflows_the_queue() {
         json!({"sql": "SELECT * FROM 'db/locked'", "actions": [put_item("locked")], "errorAction": error_to("errors/locked")}),
     )
     .await;
-    let mut subscriber = Mqtt::connect(&server, "locked-errors").await;
-    subscriber.subscribe("errors/#").await;
+    let mut subscriber = Mqtt::errors_watcher(&server, "locked-errors").await;
     let mut device = Mqtt::connect(&server, "locked-device").await;
     device.publish("db/locked", r#"{"n": 0}"#).await;
-    metric_reaches(
-        &server,
-        "thingd_rules_action_succeeded_total{action=\"dynamoDBv2\"}",
-        1.0,
-    )
-    .await;
+    actions_succeeded(&server, "dynamoDBv2", 1.0).await;
     // Another writer holds the database: the action's next write waits for it.
     let pool = sqlite(&server).await;
     let mut lock = pool.begin_with("BEGIN EXCLUSIVE").await.unwrap();
@@ -219,8 +207,7 @@ async fn results_become_rows_of_a_postgresql_table_and_bad_values_fail() {
         }),
     )
     .await;
-    let mut subscriber = Mqtt::connect(&server, "pg-errors").await;
-    subscriber.subscribe("errors/#").await;
+    let mut subscriber = Mqtt::errors_watcher(&server, "pg-errors").await;
     let mut device = Mqtt::connect(&server, "pg-device").await;
     device
         .publish(
@@ -229,12 +216,7 @@ async fn results_become_rows_of_a_postgresql_table_and_bad_values_fail() {
         )
         .await;
     device.publish("pg/in", r#"{"temp": 22, "later": 7}"#).await;
-    metric_reaches(
-        &server,
-        "thingd_rules_action_succeeded_total{action=\"dynamoDBv2\"}",
-        2.0,
-    )
-    .await;
+    actions_succeeded(&server, "dynamoDBv2", 2.0).await;
 
     let pool = sqlx::PgPool::connect(POSTGRES).await.unwrap();
     let types: Vec<(String, String)> = sqlx::query_as(
@@ -298,16 +280,10 @@ async fn a_locked_postgresql_table_overflows_the_queue() {
         json!({"sql": "SELECT * FROM 'pg/locked'", "actions": [put_item(&table)], "errorAction": error_to("errors/pg")}),
     )
     .await;
-    let mut subscriber = Mqtt::connect(&server, "pg-locked-errors").await;
-    subscriber.subscribe("errors/#").await;
+    let mut subscriber = Mqtt::errors_watcher(&server, "pg-locked-errors").await;
     let mut device = Mqtt::connect(&server, "pg-locked").await;
     device.publish("pg/locked", r#"{"n": 0}"#).await;
-    metric_reaches(
-        &server,
-        "thingd_rules_action_succeeded_total{action=\"dynamoDBv2\"}",
-        1.0,
-    )
-    .await;
+    actions_succeeded(&server, "dynamoDBv2", 1.0).await;
     let pool = sqlx::PgPool::connect(POSTGRES).await.unwrap();
     let mut lock = pool.begin().await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -336,12 +312,7 @@ async fn a_locked_postgresql_table_overflows_the_queue() {
     );
     lock.rollback().await.unwrap();
     // Released, the rows that waited are written.
-    metric_reaches(
-        &server,
-        "thingd_rules_action_succeeded_total{action=\"dynamoDBv2\"}",
-        2.0,
-    )
-    .await;
+    actions_succeeded(&server, "dynamoDBv2", 2.0).await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE \"{table}\"")))
         .execute(&pool)
         .await

@@ -45,12 +45,7 @@ async fn results_are_posted_under_a_trusted_prefix_with_templated_url_and_header
     assert_eq!(request.headers["x-static"], "fixed");
     let body: Value = serde_json::from_slice(&request.body).unwrap();
     assert_eq!(body, json!({"temp": 21, "device": "d1"}));
-    metric_reaches(
-        &server,
-        "thingd_rules_action_succeeded_total{action=\"http\"}",
-        1.0,
-    )
-    .await;
+    actions_succeeded(&server, "http", 1.0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,8 +93,7 @@ async fn refused_urls_and_error_statuses_fail_into_the_error_action() {
         }),
     )
     .await;
-    let mut subscriber = Mqtt::connect(&server, "http-errors").await;
-    subscriber.subscribe("errors/#").await;
+    let mut subscriber = Mqtt::errors_watcher(&server, "http-errors").await;
     let mut device = Mqtt::connect(&server, "http-failing").await;
     device.publish("fail/in", r#"{"a":1}"#).await;
     assert_eq!(failing.next().await.path, "/hooks/503");
@@ -208,18 +202,12 @@ async fn https_is_verified_against_the_roots_and_the_extra_cas() {
     device.publish("tls/in", "{}").await;
     let head = within(requests.recv()).await.unwrap();
     assert!(head.starts_with("POST /secure HTTP/1.1"), "{head}");
-    metric_reaches(
-        &server,
-        "thingd_rules_action_succeeded_total{action=\"http\"}",
-        1.0,
-    )
-    .await;
+    actions_succeeded(&server, "http", 1.0).await;
 
     // Without it, the certificate is unknown: the delivery fails.
     let strict = start(|rules| rules.trusted_destinations.push("https://localhost:".into())).await;
     put_rule(&strict, "tls", rule).await;
-    let mut subscriber = Mqtt::connect(&strict, "tls-errors").await;
-    subscriber.subscribe("errors/#").await;
+    let mut subscriber = Mqtt::errors_watcher(&strict, "tls-errors").await;
     let mut device = Mqtt::connect(&strict, "tls-device").await;
     device.publish("tls/in", "{}").await;
     let (_, body) = subscriber.next_json().await;
@@ -244,8 +232,7 @@ async fn a_receiver_slower_than_the_timeout_fails_the_delivery() {
         json!({"sql": "SELECT * FROM 'slow/in'", "actions": [{"http": {"url": format!("{base}/slow")}}], "errorAction": error_to("errors/slow")}),
     )
     .await;
-    let mut subscriber = Mqtt::connect(&server, "slow-errors").await;
-    subscriber.subscribe("errors/#").await;
+    let mut subscriber = Mqtt::errors_watcher(&server, "slow-errors").await;
     let mut device = Mqtt::connect(&server, "slow-device").await;
     device.publish("slow/in", "{}").await;
     stalled.next().await;
@@ -282,8 +269,7 @@ async fn a_stalled_receiver_overflows_the_queue_without_slowing_other_actions() 
         }),
     )
     .await;
-    let mut subscriber = Mqtt::connect(&server, "stall-errors").await;
-    subscriber.subscribe("errors/#").await;
+    let mut subscriber = Mqtt::errors_watcher(&server, "stall-errors").await;
     subscriber.subscribe("stall/fast/#").await;
     let mut device = Mqtt::connect(&server, "stall-device").await;
     // The first request is under way (the receiver holds it), the second waits in the queue,

@@ -86,12 +86,7 @@ async fn records_are_produced_to_a_kafka_topic() {
     let mut device = Mqtt::connect(&server, "kafka-device").await;
     device.publish("kafka/d1", r#"{"temp": 7, "x": 0}"#).await;
     device.publish("kafka/d2", r#"{"temp": 8}"#).await;
-    metric_reaches(
-        &server,
-        "thingd_rules_action_succeeded_total{action=\"kafka\"}",
-        2.0,
-    )
-    .await;
+    actions_succeeded(&server, "kafka", 2.0).await;
 
     let partition = client
         .partition_client(&topic, 0, UnknownTopicHandling::Retry)
@@ -126,8 +121,7 @@ async fn unreachable_brokers_fail_into_the_error_action() {
         }),
     )
     .await;
-    let mut subscriber = Mqtt::connect(&server, "kafka-errors").await;
-    subscriber.subscribe("errors/#").await;
+    let mut subscriber = Mqtt::errors_watcher(&server, "kafka-errors").await;
     let mut device = Mqtt::connect(&server, "kafka-down").await;
     device.publish("kafka/down", "{}").await;
     let (_, body) = subscriber.next_json().await;
@@ -166,8 +160,7 @@ async fn a_stalled_broker_overflows_the_queue() {
         json!({"sql": "SELECT * FROM 'kafka/stalled'", "actions": [kafka(&silent.to_string(), "t")], "errorAction": error_to("errors/kafka")}),
     )
     .await;
-    let mut subscriber = Mqtt::connect(&server, "kafka-stalled-errors").await;
-    subscriber.subscribe("errors/#").await;
+    let mut subscriber = Mqtt::errors_watcher(&server, "kafka-stalled-errors").await;
     let mut device = Mqtt::connect(&server, "kafka-stalled").await;
     for n in 0..5 {
         device

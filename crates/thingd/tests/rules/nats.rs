@@ -37,12 +37,7 @@ async fn kinesis_records_are_stored_in_a_jetstream_stream() {
     let mut device = Mqtt::connect(&server, "kin-device").await;
     device.publish("kin/d1", r#"{"temp": 5, "x": 1}"#).await;
     device.publish("kin/d2", r#"{"temp": 6}"#).await;
-    metric_reaches(
-        &server,
-        "thingd_rules_action_succeeded_total{action=\"kinesis\"}",
-        2.0,
-    )
-    .await;
+    actions_succeeded(&server, "kinesis", 2.0).await;
 
     let js = jetstream().await;
     let nats_stream = js
@@ -102,19 +97,9 @@ async fn firehose_records_carry_the_separator_and_batch_mode_splits_arrays() {
             r#"{"readings": [{"t": 1}, {"t": 2}, {"t": 3}]}"#,
         )
         .await;
-    metric_reaches(
-        &server,
-        "thingd_rules_action_succeeded_total{action=\"firehose\"}",
-        1.0,
-    )
-    .await;
+    actions_succeeded(&server, "firehose", 1.0).await;
     device.publish("fh/single", r#"{"t": 4}"#).await;
-    metric_reaches(
-        &server,
-        "thingd_rules_action_succeeded_total{action=\"firehose\"}",
-        2.0,
-    )
-    .await;
+    actions_succeeded(&server, "firehose", 2.0).await;
 
     let js = jetstream().await;
     let nats_stream = js.get_stream(&stream).await.unwrap();
@@ -144,8 +129,7 @@ async fn an_unreachable_nats_server_fails_into_the_error_action() {
         }),
     )
     .await;
-    let mut subscriber = Mqtt::connect(&server, "nats-errors").await;
-    subscriber.subscribe("errors/#").await;
+    let mut subscriber = Mqtt::errors_watcher(&server, "nats-errors").await;
     let mut device = Mqtt::connect(&server, "nats-device").await;
     device.publish("down/in", "{}").await;
     let (_, body) = subscriber.next_json().await;
@@ -184,8 +168,7 @@ async fn a_stalled_nats_server_overflows_the_queue() {
         json!({"sql": "SELECT * FROM 'stalled/in'", "actions": [kinesis("stalled")], "errorAction": error_to("errors/nats")}),
     )
     .await;
-    let mut subscriber = Mqtt::connect(&server, "stalled-errors").await;
-    subscriber.subscribe("errors/#").await;
+    let mut subscriber = Mqtt::errors_watcher(&server, "stalled-errors").await;
     let mut device = Mqtt::connect(&server, "stalled-device").await;
     for n in 0..5 {
         device

@@ -136,8 +136,7 @@ async fn a_failed_republish_runs_the_error_action_with_aws_payload() {
         }),
     )
     .await;
-    let mut subscriber = Mqtt::connect(&server, "broken-sub").await;
-    subscriber.subscribe("errors/#").await;
+    let mut subscriber = Mqtt::errors_watcher(&server, "broken-sub").await;
     subscriber.subscribe("ok/#").await;
     let mut device = Mqtt::connect(&server, "broken-device").await;
     let original = br#"{"x": 1}"#;
@@ -224,8 +223,7 @@ async fn a_stalled_republish_overflows_its_queue_and_the_error_action_reports_it
         }),
     )
     .await;
-    let mut subscriber = Mqtt::connect(&server, "stall-sub").await;
-    subscriber.subscribe("errors/#").await;
+    let mut subscriber = Mqtt::errors_watcher(&server, "stall-sub").await;
     let mut device = Mqtt::connect(&server, "stall-device").await;
     // One is stuck in the hook, one waits in the queue, the third finds it full.
     for i in 0..3 {

@@ -145,6 +145,12 @@ pub(crate) async fn metric_reaches(server: &TestServer, series: &str, value: f64
     .await;
 }
 
+/// Waits until the action `action` has succeeded `count` times in all.
+pub(crate) async fn actions_succeeded(server: &TestServer, action: &str, count: f64) {
+    let series = format!("thingd_rules_action_succeeded_total{{action=\"{action}\"}}");
+    metric_reaches(server, &series, count).await;
+}
+
 /// An MQTT 5 client over the plain listener (held to the allow-all policy).
 pub(crate) struct Mqtt {
     pub(crate) client: AsyncClient,
@@ -187,6 +193,14 @@ impl Mqtt {
             publishes,
             acks,
         }
+    }
+
+    /// Connects as `client_id` and subscribes to `errors/#`, where the tests' error actions
+    /// republish.
+    pub(crate) async fn errors_watcher(server: &TestServer, client_id: &str) -> Mqtt {
+        let mut watcher = Mqtt::connect(server, client_id).await;
+        watcher.subscribe("errors/#").await;
+        watcher
     }
 
     /// Subscribes to `filter` at QoS 1 and waits for the SUBACK.
